@@ -1,0 +1,78 @@
+# Two commands on a fresh machine:
+#   make book   — set up (.venv, pinned requirements, Debian packages) and build the website
+#   make test   — set up, build, and run every test (library, notebooks, exercises, built site)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JB_FLAGS := --builder html -n -W --keep-going
+CHROMIUM := /usr/lib/chromium/chromium
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: help setup system-deps book student test test-fast site-test lint strip vendor bench freeze clean
+
+help:
+	@echo "make book     set up and build the website into _build/html (notebooks executed)"
+	@echo "make test     set up, build, and run every test"
+	@echo "make student  write the student edition (solutions removed) into student/"
+	@echo "make lint     ruff;   make strip: strip notebook outputs;   make bench: benchmarks"
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed"' \
+	  || { echo "error: need Python >= 3.10 as '$(PYTHON)' (make PYTHON=python3.11 ...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (genmodels)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP) system-deps
+
+# Debian packages: the real Fashion-MNIST files and Chromium for the site tests.
+system-deps:
+	@missing=""; \
+	[ -f $(FMNIST) ] || missing="$$missing dataset-fashion-mnist"; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "note: Debian packages missing:$$missing."; \
+	    echo "  Install them (sudo apt-get install$$missing), or: Fashion-MNIST is then downloaded"; \
+	    echo "  into ~/.cache/genmodels on first use, and the site tests need Chromium."; \
+	  fi; \
+	fi
+
+book: setup student
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "website: _build/html/index.html"
+
+student: $(STAMP)
+	$(BIN)/python tools/student_edition.py --out student
+
+test: book
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=600 -p no:cacheprovider tests book
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not site and not slow" tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests tools book
+
+strip: $(STAMP)
+	$(BIN)/python tools/strip_outputs.py book
+
+vendor:
+	bash tools/vendor_assets.sh
+
+bench: $(STAMP)
+	$(BIN)/python -m genmodels.bench
+
+freeze: $(STAMP)
+	@{ sed -n '1,3p' requirements.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^genmodels' \
+	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; echo "-e ."; } > requirements.txt.new && mv requirements.txt.new requirements.txt
+
+clean:
+	rm -rf _build student
