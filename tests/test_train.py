@@ -1,0 +1,260 @@
+"""Tests of genmodels.train: minibatches, the budgets of fit, the History, NaN detection,
+and the absence of per-step host synchronisation."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from genmodels.train import History, fit, minibatches
+
+
+@pytest.fixture(autouse=True)
+def _no_progress_bars(monkeypatch):
+    monkeypatch.setenv("GENMODELS_PROGRESS", "0")
+
+
+# --- minibatches -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, batch_size", [(10, 3), (12, 4), (7, 10), (1, 1)])
+def test_minibatches_cover_every_index_exactly_once(n, batch_size):
+    x = torch.arange(n)
+    y = torch.arange(n) * 10
+    g = torch.Generator().manual_seed(0)
+    batches = list(minibatches(x, y, batch_size=batch_size, generator=g))
+    assert len(batches) == math.ceil(n / batch_size)
+    assert all(len(bx) <= batch_size for bx, _ in batches)
+    seen = torch.cat([bx for bx, _ in batches])
+    assert sorted(seen.tolist()) == list(range(n))
+    for bx, by in batches:  # rows stay aligned across tensors
+        assert torch.equal(by, bx * 10)
+
+
+def test_minibatches_reproducible_with_seed_and_shuffled():
+    x = torch.arange(100)
+    first = [b[0] for b in minibatches(x, batch_size=16, generator=torch.Generator().manual_seed(3))]
+    again = [b[0] for b in minibatches(x, batch_size=16, generator=torch.Generator().manual_seed(3))]
+    other = [b[0] for b in minibatches(x, batch_size=16, generator=torch.Generator().manual_seed(4))]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(torch.cat(first), torch.cat(other))
+    assert not torch.equal(torch.cat(first), x)  # actually shuffled
+
+
+def test_minibatches_without_shuffle_and_drop_last():
+    x = torch.arange(10)
+    batches = [b[0].tolist() for b in minibatches(x, batch_size=4, shuffle=False, drop_last=True)]
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_minibatches_stay_on_the_tensors_device():
+    x = torch.randn(9, 2, dtype=torch.float64)
+    (b,) = next(iter(minibatches(x, batch_size=4)))
+    assert b.device == x.device and b.dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((), {"batch_size": 2}, "at least one tensor"),
+        ((torch.zeros(3), torch.zeros(4)), {"batch_size": 2}, "same first dimension"),
+        ((torch.zeros(3),), {"batch_size": 0}, "positive int"),
+        (([1, 2, 3],), {"batch_size": 2}, "torch.Tensor"),
+    ],
+)
+def test_minibatches_bad_input(args, kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        list(minibatches(*args, **kwargs))
+
+
+# --- fit ---------------------------------------------------------------------------------
+
+
+def _counting_step():
+    calls = []
+
+    def step(xb):
+        calls.append(len(xb))
+        return {"loss": xb.float().mean(), "size": torch.tensor(float(len(xb)))}
+
+    return step, calls
+
+
+def test_fit_respects_epoch_budget_and_records_every_step():
+    x = torch.arange(10)
+    step, calls = _counting_step()
+    hist = fit(step, lambda: minibatches(x, batch_size=3), epochs=4, log_every=5)
+    assert hist.epochs == 4 and hist.n_steps == 16 and len(calls) == 16
+    assert hist.stopped_by == "epochs"
+    assert len(hist) == 16 and hist.steps == list(range(16))
+    assert set(hist.values) == {"loss", "size"}
+    assert all(len(v) == 16 for v in hist.values.values())
+    assert hist.values["size"][:4] == [3.0, 3.0, 3.0, 1.0]  # independent of log_every
+    assert hist.wall_time > 0
+
+
+def test_fit_respects_seconds_budget():
+    x = torch.arange(1000)
+
+    def slow_step(xb):
+        time.sleep(0.01)
+        return {"loss": xb.float().mean()}
+
+    budget = 0.3
+    t0 = time.perf_counter()
+    hist = fit(slow_step, lambda: minibatches(x, batch_size=10), seconds=budget, log_every=7)
+    elapsed = time.perf_counter() - t0
+    assert hist.stopped_by == "seconds"
+    assert budget <= elapsed < budget + 0.25  # stops within about one step of the budget
+    assert 5 <= hist.n_steps < 100  # 100 steps per epoch: it stopped mid-epoch
+    assert hist.epochs == 0
+    assert len(hist) == hist.n_steps  # the partial buffer was flushed
+
+
+def test_fit_counts_complete_epochs_under_seconds_budget():
+    x = torch.arange(4)
+    step, _ = _counting_step()
+
+    def slow(xb):
+        time.sleep(0.005)
+        return step(xb)
+
+    hist = fit(slow, lambda: minibatches(x, batch_size=2), seconds=0.2)
+    assert hist.stopped_by == "seconds"
+    assert hist.epochs >= 5
+    assert hist.n_steps in (2 * hist.epochs, 2 * hist.epochs + 1)
+
+
+def test_fit_whichever_budget_comes_first():
+    step, _ = _counting_step()
+    hist = fit(step, lambda: minibatches(torch.arange(6), batch_size=2), epochs=2, seconds=60)
+    assert hist.stopped_by == "epochs" and hist.n_steps == 6
+
+
+def test_fit_detects_nan_and_names_step_and_term():
+    x = torch.arange(40)
+    counter = {"i": 0}
+
+    def step(xb):
+        i = counter["i"]
+        counter["i"] += 1
+        kl = torch.tensor(float("nan")) if i == 7 else torch.tensor(1.0)
+        return {"loss": xb.float().mean(), "kl": kl}
+
+    with pytest.raises(FloatingPointError, match=r"'kl' is nan at step 7\b"):
+        fit(step, lambda: minibatches(x, batch_size=2), epochs=1, log_every=5)
+
+
+def test_fit_detects_inf():
+    def step(xb):
+        return {"loss": torch.tensor(float("inf"))}
+
+    with pytest.raises(FloatingPointError, match=r"'loss' is inf at step 0"):
+        fit(step, lambda: minibatches(torch.arange(4), batch_size=2), epochs=1)
+
+
+def test_fit_makes_no_per_step_host_sync(monkeypatch):
+    """.item() is never called, and values reach the host once per log_every steps."""
+    counts = {"item": 0, "cpu": 0, "tolist": 0}
+    orig = {name: getattr(torch.Tensor, name) for name in counts}
+
+    def counting(name):
+        def wrapper(self, *a, **k):
+            counts[name] += 1
+            return orig[name](self, *a, **k)
+
+        return wrapper
+
+    for name in counts:
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+
+    w = torch.zeros(3, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.1)
+    x = torch.randn(200, 3, generator=torch.Generator().manual_seed(0))
+
+    def step(xb):
+        opt.zero_grad()
+        loss = ((xb - w) ** 2).sum(1).mean()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    hist = fit(step, lambda: minibatches(x, batch_size=10, shuffle=False), epochs=2, log_every=8)
+    for name in counts:
+        monkeypatch.setattr(torch.Tensor, name, orig[name])
+    assert hist.n_steps == 40
+    assert counts["item"] == 0
+    # ceil(20/8)=3 copies per epoch (8, 16, end of epoch): 6 for 40 steps, not 40
+    assert counts["cpu"] == 6
+    assert counts["tolist"] == 6
+
+
+def test_fit_on_epoch_end_callback():
+    seen = []
+
+    def on_epoch_end(epoch, history):
+        seen.append((epoch, len(history)))
+        return {"epoch_squared": epoch**2}
+
+    step, _ = _counting_step()
+    hist = fit(step, lambda: minibatches(torch.arange(6), batch_size=4), epochs=3,
+               log_every=100, on_epoch_end=on_epoch_end)
+    assert seen == [(1, 2), (2, 4), (3, 6)]  # history is up to date in the callback
+    assert hist.epoch_values == {"epoch_squared": [1.0, 4.0, 9.0]}
+
+
+def test_fit_learns_a_mean():
+    """A sanity check that fit runs a real optimiser: SGD on the squared error reaches the
+    sample mean (closed form)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 2, generator=g) + torch.tensor([2.0, -1.0])
+    w = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.2)
+
+    def step(xb):
+        opt.zero_grad()
+        loss = ((xb - w) ** 2).sum(1).mean()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    fit(step, lambda: minibatches(x, batch_size=256), epochs=60)
+    assert torch.allclose(w.detach(), x.mean(0), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "needs a budget"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"seconds": -1.0}, "seconds must be"),
+        ({"epochs": 1, "log_every": 0}, "log_every"),
+    ],
+)
+def test_fit_bad_arguments(kwargs, match):
+    step, _ = _counting_step()
+    with pytest.raises(ValueError, match=match):
+        fit(step, lambda: minibatches(torch.arange(4), batch_size=2), **kwargs)
+
+
+def test_fit_rejects_exhausted_iterable_and_bad_terms():
+    step, _ = _counting_step()
+    gen = minibatches(torch.arange(4), batch_size=2)
+    with pytest.raises(ValueError, match="no batches in epoch 2"):
+        fit(step, lambda: gen, epochs=2)
+    with pytest.raises(ValueError, match="expected a scalar"):
+        fit(lambda xb: {"loss": xb.float()}, lambda: minibatches(torch.arange(4), batch_size=2), epochs=1)
+    with pytest.raises(TypeError, match="dict of scalar terms"):
+        fit(lambda xb: xb.float().mean(), lambda: minibatches(torch.arange(4), batch_size=2), epochs=1)
+
+
+def test_history_dict_round_trip():
+    h = History(steps=[0, 1], values={"loss": [1.0, 0.5]}, epochs=1, n_steps=2,
+                wall_time=0.1, stopped_by="epochs", epoch_values={"elbo": [-3.0]})
+    d = h.to_dict()
+    assert History.from_dict(d) == h
+    assert h.last("loss") == 0.5
+    with pytest.raises(KeyError, match="recorded terms"):
+        h.last("kl")
