@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import os
 import tempfile
@@ -209,9 +210,7 @@ IDX_SOURCES: dict[str, IdxSource] = {s.name: s for s in (FASHION_MNIST, MNIST)}
 
 def _source(name: str) -> IdxSource:
     if name not in IDX_SOURCES:
-        raise ValueError(
-            f"unknown IDX dataset {name!r}; expected one of {sorted(IDX_SOURCES)}."
-        )
+        raise ValueError(f"unknown IDX dataset {name!r}; expected one of {sorted(IDX_SOURCES)}.")
     return IDX_SOURCES[name]
 
 
@@ -259,7 +258,9 @@ class ImageDataset:
 
     def __repr__(self) -> str:
         h, w = self.images.shape[1:]
-        return f"ImageDataset({self.name!r}, {len(self)} images {h}x{w}, {len(self.classes)} classes)"
+        return (
+            f"ImageDataset({self.name!r}, {len(self)} images {h}x{w}, {len(self.classes)} classes)"
+        )
 
 
 # ------------------------------------------------------------------------- IDX files
@@ -395,7 +396,7 @@ def _download(
         except DatasetChecksumError as err:
             tmp.unlink(missing_ok=True)
             raise DatasetChecksumError(f"{err}\n{source.how_to_get_by_hand(cache)}") from None
-        except (urllib.error.URLError, OSError, ValueError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
             tmp.unlink(missing_ok=True)
             failures.append(f"  {url}: {getattr(err, 'reason', None) or err}")
         except BaseException:
@@ -499,7 +500,11 @@ def load_fashion_mnist(
     labels ``[N]``. Files are looked up and verified as described in the module docstring.
     """
     return _load_idx_dataset(
-        FASHION_MNIST, split, data_dir=data_dir, cache_dir=cache_dir, download=download,
+        FASHION_MNIST,
+        split,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        download=download,
         base_url=base_url,
     )
 
@@ -518,7 +523,11 @@ def load_mnist(
     files are verified against published SHA-256 values.
     """
     return _load_idx_dataset(
-        MNIST, split, data_dir=data_dir, cache_dir=cache_dir, download=download,
+        MNIST,
+        split,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        download=download,
         base_url=base_url,
     )
 
