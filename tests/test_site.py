@@ -1,0 +1,151 @@
+"""The built website, in headless Chromium with every request outside the site blocked.
+
+Needs `make book` first (``make test`` builds the book before running the tests). For every
+page in ``_toc.yml``: it loads, logs no console error, renders its math with the vendored
+MathJax, shows its figures, and makes zero requests outside the site.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from site_server import serve_directory
+
+pytestmark = pytest.mark.site
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+
+
+def toc_pages() -> list[str]:
+    """Every document of ``_toc.yml``, as a path relative to the book root (no suffix)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        walk(part.get("chapters", []))
+    return pages
+
+
+PAGES = toc_pages()
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (HTML / "index.html").exists():
+        pytest.fail("the website is not built: run `make book` (or `make test`, which builds it).")
+    with serve_directory(HTML) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (make test does).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, site_url: str, page_path: str):
+    """Load a page with external requests blocked; return (page, console errors, external URLs)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    external: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(site_url) or url.startswith("data:") or url.startswith("blob:"):
+            r.continue_()
+        else:
+            external.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{site_url}/{page_path}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return context, page, errors, external
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_renders_offline(browser, site_url, page_path):
+    html_file = HTML / f"{page_path}.html"
+    assert html_file.exists(), f"{page_path} is in _toc.yml but was not built"
+    source = html_file.read_text()
+    context, page, errors, external = open_page(browser, site_url, page_path)
+    try:
+        assert external == [], f"{page_path} requested outside the site: {external}"
+        assert errors == [], f"{page_path} logged console errors: {errors}"
+        # Math: every page whose HTML holds TeX must have it typeset by MathJax.
+        if re.search(r'class="math|\\\(', source):
+            page.wait_for_selector("mjx-container", timeout=20_000)
+            assert page.locator("mjx-container").count() > 0
+            assert page.locator("mjx-merror").count() == 0, f"MathJax errors on {page_path}"
+        # Figures: every image element has loaded and has a size.
+        n_img = page.locator("article img").count()
+        if re.search(r'<img[^>]+src="[^"]*_images/', source):
+            assert n_img > 0
+        broken = page.evaluate(
+            "Array.from(document.querySelectorAll('article img'))"
+            ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
+        assert broken == [], f"images that did not load on {page_path}: {broken}"
+    finally:
+        context.close()
+
+
+def test_notebook_chapters_have_figures():
+    """Every executed chapter notebook contributes figures to its page."""
+    for page_path in PAGES:
+        if (ROOT / f"{page_path}.ipynb").exists():
+            source = (HTML / f"{page_path}.html").read_text()
+            assert re.search(r'<img[^>]+src="[^"]*_images/', source), f"no figure on {page_path}"
+
+
+def test_external_request_would_be_caught(browser, site_url):
+    """The blocking route really sees outside requests (a page that makes one is flagged)."""
+    context = browser.new_context()
+    page = context.new_page()
+    seen: list[str] = []
+
+    def route(r):
+        if not r.request.url.startswith(site_url):
+            seen.append(r.request.url)
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/*", route)
+    page.goto(f"{site_url}/index.html")
+    page.evaluate("fetch('https://cdn.jsdelivr.net/npm/mathjax@3').catch(() => null)")
+    page.wait_for_timeout(300)
+    context.close()
+    assert any("cdn.jsdelivr.net" in u for u in seen)
+
+
+def test_launch_and_download_buttons_configured(site_url):
+    source = (HTML / "book" / "ch01_generative_models.html").read_text()
+    assert "colab.research.google.com" in source, "Colab launch button missing"
+    assert "mybinder.org" in source, "Binder launch button missing"
+    assert "ch01_generative_models.ipynb" in source, "notebook download button missing"
