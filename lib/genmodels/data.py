@@ -305,7 +305,10 @@ def parse_idx(data: bytes, what: str = "IDX data") -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
-def _decompress(raw: bytes, limit: int, where: str) -> bytes:
+_DELETE_ADVICE = "delete it (it is not replaced automatically) and load the data again."
+
+
+def _decompress(raw: bytes, limit: int, where: str, advice: str) -> bytes:
     """The content of a file: gunzipped when it starts with the gzip magic number."""
     if raw[:2] != b"\x1f\x8b":
         return raw
@@ -313,22 +316,22 @@ def _decompress(raw: bytes, limit: int, where: str) -> bytes:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
             return stream.read(limit + 1)  # at most one byte too many: enough to reject
     except (OSError, EOFError, zlib.error) as err:
-        raise DatasetChecksumError(
-            f"{where} is a corrupt gzip file ({err}). Delete it and load the data again."
-        ) from err
+        raise DatasetChecksumError(f"{where} is a corrupt gzip file ({err}); {advice}") from err
 
 
-def _verified_content(raw: bytes, where: str, filename: str, source: IdxSource) -> bytes:
+def _verified_content(
+    raw: bytes, where: str, filename: str, source: IdxSource, advice: str = _DELETE_ADVICE
+) -> bytes:
     """Decompress ``raw`` and check size and SHA-256 against the table; return the content."""
     sha256, size = source.checksums[filename]
-    content = _decompress(raw, size, where)
+    content = _decompress(raw, size, where, advice)
     actual = hashlib.sha256(content).hexdigest()
     if actual != sha256:
         raise DatasetChecksumError(
             f"{where} does not hold the {source.title} file {filename}: the SHA-256 of its "
             f"decompressed content is {actual} ({len(content)} bytes read), expected "
             f"{sha256} ({size} bytes). The file is corrupt, truncated or from another "
-            "dataset; delete it (it is not replaced automatically) and load the data again."
+            f"dataset; {advice}"
         )
     return content
 
@@ -388,8 +391,13 @@ def _download(
                             f"{source.title} file {filename} holds; refusing it."
                         )
                     out.write(chunk)
+                declared = r.headers.get("Content-Length")
+                if declared is not None and int(declared) != received:
+                    raise ConnectionError(
+                        f"the connection closed after {received} of {declared} bytes"
+                    )
             raw = tmp.read_bytes()
-            _verified_content(raw, url, filename, source)
+            _verified_content(raw, url, filename, source, advice="the download was discarded.")
             final = cache / (f"{filename}.gz" if raw[:2] == b"\x1f\x8b" else filename)
             os.replace(tmp, final)
             return final
