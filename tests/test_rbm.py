@@ -1,0 +1,252 @@
+"""Tests of genmodels.rbm against brute-force enumeration of a tiny RBM.
+
+With 4 visible and 3 hidden units the joint has 2⁷ = 128 states, so every conditional,
+marginal, free energy and the log-likelihood gradient can be computed exactly from the
+energy formula E(v, h) = −bᵀv − cᵀh − vᵀWh written out here, independently of the library.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from genmodels.rbm import (
+    BernoulliRBM,
+    RBMHistory,
+    contrastive_divergence_loss,
+    pseudo_log_likelihood,
+    reconstruction_error,
+    train_rbm,
+)
+
+D, H = 4, 3
+
+
+def _states(n: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=torch.float64)
+
+
+def _index(v: torch.Tensor) -> torch.Tensor:
+    """Row index of each binary state ``v`` ``[..., D]`` in the table of :func:`_states`."""
+    return (v * 2 ** torch.arange(v.shape[-1] - 1, -1, -1, dtype=v.dtype)).sum(-1).long()
+
+
+def _tiny_rbm(seed: int = 0, scale: float = 1.0) -> BernoulliRBM:
+    g = torch.Generator().manual_seed(seed)
+    rbm = BernoulliRBM(D, H).double()
+    with torch.no_grad():
+        rbm.weight.copy_(torch.randn(D, H, generator=g, dtype=torch.float64) * scale)
+        rbm.visible_bias.copy_(torch.randn(D, generator=g, dtype=torch.float64) * 0.5)
+        rbm.hidden_bias.copy_(torch.randn(H, generator=g, dtype=torch.float64) * 0.5)
+    return rbm
+
+
+def _joint_table(rbm: BernoulliRBM) -> torch.Tensor:
+    """Exact p(v, h) as a [2^D, 2^H] table, by enumerating every (v, h) pair in loops."""
+    W, b, c = rbm.weight.detach(), rbm.visible_bias.detach(), rbm.hidden_bias.detach()
+    vs, hs = _states(D), _states(H)
+    neg_energy = torch.empty(len(vs), len(hs), dtype=torch.float64)
+    for i, v in enumerate(vs):
+        for j, h in enumerate(hs):
+            neg_energy[i, j] = b @ v + c @ h + v @ W @ h
+    return torch.softmax(neg_energy.reshape(-1), 0).reshape(len(vs), len(hs))
+
+
+def test_block_conditionals_match_enumeration() -> None:
+    rbm = _tiny_rbm()
+    joint = _joint_table(rbm)
+    vs, hs = _states(D), _states(H)
+    p_v, p_h = joint.sum(1), joint.sum(0)
+    # p(h_j = 1 | v) = Σ_{h: h_j=1} p(v, h) / p(v)
+    exact_h = (joint @ hs) / p_v[:, None]
+    exact_v = (joint.T @ vs) / p_h[:, None]
+    with torch.no_grad():
+        assert torch.allclose(rbm.hidden_probs(vs), exact_h, atol=1e-12)
+        assert torch.allclose(rbm.visible_probs(hs), exact_v, atol=1e-12)
+    # and the factorisation: p(h | v) = Π_j p(h_j | v) (no hidden-hidden interactions)
+    cond = joint / p_v[:, None]
+    ph = exact_h[:, None, :]
+    product = (hs[None] * ph + (1 - hs[None]) * (1 - ph)).prod(-1)
+    assert torch.allclose(cond, product, atol=1e-12)
+
+
+def test_free_energy_and_energy_match_enumeration() -> None:
+    rbm = _tiny_rbm(1)
+    joint = _joint_table(rbm)
+    vs, hs = _states(D), _states(H)
+    with torch.no_grad():
+        f = rbm.free_energy(vs)
+        # exp(−F(v)) / Σ exp(−F) must be the exact marginal p(v)
+        assert torch.allclose(torch.softmax(-f, 0), joint.sum(1), atol=1e-12)
+        # F(v) = −log Σ_h exp(−E(v, h)) up to nothing (not just a constant)
+        W, b, c = rbm.weight, rbm.visible_bias, rbm.hidden_bias
+        for i, v in enumerate(vs):
+            brute = -torch.logsumexp(torch.stack([b @ v + c @ h + v @ W @ h for h in hs]), 0)
+            assert float(f[i]) == pytest.approx(float(brute), abs=1e-10)
+        v_rep = vs.repeat_interleave(len(hs), 0)
+        h_rep = hs.repeat(len(vs), 1)
+        e = rbm.energy(v_rep, h_rep)
+        brute_e = -(v_rep @ b) - (h_rep @ c) - torch.einsum("bi,ij,bj->b", v_rep, W, h_rep)
+        assert torch.allclose(e, brute_e, atol=1e-12)
+
+
+def test_long_block_gibbs_matches_exact_marginal() -> None:
+    rbm = _tiny_rbm(2)
+    p_v = _joint_table(rbm).sum(1)
+    g = torch.Generator().manual_seed(0)
+    n = 20_000
+    v = rbm.sample(n, 100, g)  # final states of 20 000 independent chains from noise
+    assert v.shape == (n, D)
+    assert set(v.unique().tolist()) <= {0.0, 1.0}
+    index = _index(v)
+    empirical = torch.bincount(index, minlength=2**D).double() / n
+    tv = 0.5 * (empirical - p_v).abs().sum()
+    # With 16 states and 20 000 samples, E[TV] ≈ 0.01; a chain that did not converge, or a
+    # wrong conditional, gives far more. Tolerance 0.03.
+    assert float(tv) < 0.03
+    # one long chain gives the same marginal (ergodic average)
+    chain, _ = rbm.gibbs_chain(torch.zeros(1, D, dtype=torch.float64), 20_000, g)
+    index = _index(chain[1000:, 0])
+    empirical = torch.bincount(index, minlength=2**D).double() / len(index)
+    assert float(0.5 * (empirical - p_v).abs().sum()) < 0.05
+
+
+def test_cd_loss_gradient_is_log_likelihood_gradient_with_exact_model_samples() -> None:
+    # With negative samples drawn exactly from p(v), the gradient of the CD surrogate is a
+    # Monte-Carlo estimate of −∇ mean log p(v_data) (eq-cd-gradient).
+    rbm = _tiny_rbm(3, scale=0.7)
+    vs = _states(D)
+    g = torch.Generator().manual_seed(1)
+    data = vs[torch.randint(len(vs), (64,), generator=g)]
+    # exact −mean log-likelihood through the enumerated partition function
+    joint_logits = torch.stack(
+        [
+            torch.logsumexp(
+                torch.stack(
+                    [
+                        rbm.visible_bias @ v + rbm.hidden_bias @ h + v @ rbm.weight @ h
+                        for h in _states(H)
+                    ]
+                ),
+                0,
+            )
+            for v in vs
+        ]
+    )
+    log_z = torch.logsumexp(joint_logits, 0)
+    idx = _index(data)
+    nll = -(joint_logits[idx] - log_z).mean()
+    exact = torch.autograd.grad(nll, [rbm.weight, rbm.visible_bias, rbm.hidden_bias])
+    with torch.no_grad():
+        p_v = torch.softmax(joint_logits, 0)
+    model = vs[torch.multinomial(p_v, 400_000, replacement=True, generator=g)]
+    estimate = torch.autograd.grad(
+        contrastive_divergence_loss(rbm, data, model),
+        [rbm.weight, rbm.visible_bias, rbm.hidden_bias],
+    )
+    # Each entry is a mean over 4e5 samples of a quantity in [−1, 1]: SE ≤ 0.0016; tol 0.01.
+    for e, g_hat in zip(exact, estimate, strict=True):
+        assert torch.allclose(g_hat, e, atol=0.01)
+
+
+def test_pseudo_log_likelihood_matches_enumeration() -> None:
+    rbm = _tiny_rbm(4)
+    vs = _states(D)
+    p_v = _joint_table(rbm).sum(1)
+    brute = torch.zeros(len(vs), dtype=torch.float64)
+    for a, v in enumerate(vs):
+        for i in range(D):
+            w = v.clone()
+            w[i] = 1 - w[i]
+            b = int(_index(w))
+            brute[a] += torch.log(p_v[a] / (p_v[a] + p_v[b]))
+    with torch.no_grad():
+        assert torch.allclose(pseudo_log_likelihood(rbm, vs), brute, atol=1e-10)
+
+
+def _two_prototype_data(n: int, g: torch.Generator) -> torch.Tensor:
+    """Noisy copies (5 % flips) of two complementary 16-bit patterns."""
+    proto = torch.tensor([[1.0] * 8 + [0.0] * 8, [0.0] * 8 + [1.0] * 8])
+    x = proto[torch.randint(2, (n,), generator=g)]
+    flips = (torch.rand(n, 16, generator=g) < 0.05).float()
+    return (x + flips) % 2
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_training_increases_pseudo_log_likelihood(persistent: bool) -> None:
+    g = torch.Generator().manual_seed(0)
+    data = _two_prototype_data(512, g)
+    rbm = BernoulliRBM(16, 8, generator=g)
+    history = train_rbm(
+        rbm, data, epochs=15, k=1, persistent=persistent, lr=0.05, batch_size=32, generator=g
+    )
+    assert isinstance(history, RBMHistory)
+    pll = history.values["pseudo_log_likelihood"]
+    assert len(pll) == 16 and history.epochs == 15 and history.steps[-1] == 15 * 16
+    # Untrained: each bit is a fair coin, PLL = 16 log ½ ≈ −11.09 nats. The data has
+    # entropy ≈ 16·H(0.05) + log 2 ≈ 4.1 nats; a trained model must get well above −5 (it reaches ≈ −3.3).
+    assert pll[0] == pytest.approx(16 * torch.log(torch.tensor(0.5)).item(), abs=0.05)
+    assert pll[-1] > -5.0
+    assert history.values["reconstruction_error"][-1] < history.values["reconstruction_error"][0]
+    # samples from noise reproduce the two prototypes' statistics: ~half ones, and the two
+    # halves anti-correlated
+    samples = rbm.sample(2000, 200, g)
+    left, right = samples[:, :8].mean(1), samples[:, 8:].mean(1)
+    assert float(torch.corrcoef(torch.stack([left, right]))[0, 1]) < -0.5
+
+
+def test_training_is_reproducible_and_history_round_trips() -> None:
+    def run(seed: int) -> tuple[BernoulliRBM, RBMHistory]:
+        g = torch.Generator().manual_seed(seed)
+        data = _two_prototype_data(128, g)
+        rbm = BernoulliRBM(16, 4, generator=g)
+        return rbm, train_rbm(
+            rbm, data, epochs=2, k=2, persistent=True, generator=g, optimizer="adam", lr=0.01
+        )
+
+    (a, ha), (b, hb) = run(7), run(7)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert ha.values == hb.values
+    assert RBMHistory.from_dict(ha.to_dict()) == ha
+
+
+def test_seconds_budget_stops_training() -> None:
+    g = torch.Generator().manual_seed(0)
+    data = _two_prototype_data(256, g)
+    history = train_rbm(BernoulliRBM(16, 8), data, seconds=0.3, batch_size=8, generator=g)
+    assert history.wall_time < 3.0 and history.steps[-1] >= 1
+
+
+def test_reconstruction_error_of_ideal_autoencoding_rbm_is_small() -> None:
+    # Large positive weights on the diagonal copy v → h → v almost exactly.
+    rbm = BernoulliRBM(3, 3)
+    with torch.no_grad():
+        rbm.weight.copy_(20 * torch.eye(3))
+        rbm.visible_bias.fill_(-10.0)
+        rbm.hidden_bias.fill_(-10.0)
+    v = _states(3).float()
+    assert reconstruction_error(rbm, v).max() < 1e-4
+
+
+def test_bad_input_gives_clear_errors() -> None:
+    rbm = BernoulliRBM(4, 3)
+    with pytest.raises(ValueError, match=r"\[batch, 4\]"):
+        rbm.hidden_probs(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"\[batch, 3\]"):
+        rbm.visible_probs(torch.zeros(3))
+    with pytest.raises(TypeError, match="floating-point"):
+        rbm.free_energy(torch.zeros(2, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="positive int"):
+        BernoulliRBM(0, 3)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        train_rbm(rbm, torch.full((8, 4), 255.0), epochs=1)
+    with pytest.raises(ValueError, match="budget"):
+        train_rbm(rbm, torch.zeros(8, 4))
+    with pytest.raises(ValueError, match="k must be"):
+        train_rbm(rbm, torch.zeros(8, 4), epochs=1, k=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        train_rbm(rbm, torch.zeros(8, 4), epochs=1, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="start must have shape"):
+        rbm.sample(2, 3, start=torch.zeros(3, 4))
