@@ -137,7 +137,7 @@ def test_external_request_would_be_caught(browser, site_url):
             r.continue_()
 
     page.route("**/*", route)
-    page.goto(f"{site_url}/index.html")
+    page.goto(f"{site_url}/book/intro.html", wait_until="load")
     page.evaluate("fetch('https://cdn.jsdelivr.net/npm/mathjax@3').catch(() => null)")
     page.wait_for_timeout(300)
     context.close()
