@@ -16,6 +16,7 @@ from genmodels.gibbs import (
     bivariate_conditional,
     effective_sample_size,
     gibbs_bivariate_gaussian,
+    gibbs_discrete_pair,
     integrated_autocorrelation_time,
 )
 
@@ -187,3 +188,21 @@ def test_mixing_diagnostics_reject_bad_input() -> None:
         autocorrelation(torch.ones(10))
     with pytest.raises(ValueError, match="1-D"):
         effective_sample_size(torch.randn(2, 10))
+
+
+def test_discrete_pair_gibbs_reaches_the_joint_table() -> None:
+    # The tutorial's example: after 20 steps (X_20, Y_20) is distributed as P(X, Y).
+    joint = torch.tensor([[0.30, 0.05, 0.05], [0.05, 0.20, 0.05], [0.02, 0.08, 0.20]])
+    g = torch.Generator().manual_seed(6)
+    n = 50_000
+    chains = gibbs_discrete_pair(joint, 20, n, start=0, generator=g)
+    assert chains.shape == (n, 20, 2) and chains.dtype == torch.long
+    x, y = chains[:, -1, 0], chains[:, -1, 1]
+    empirical = torch.bincount(x * 3 + y, minlength=9).double().reshape(3, 3) / n
+    # SE per cell ≤ sqrt(0.25/5e4) ≈ 0.0022; tolerance 0.012 (> 5 SE).
+    assert (empirical - joint.double()).abs().max() < 0.012
+    # At step 1 the chain started at X=0 is still far from the target: Y_1 ~ P(Y | X=0).
+    y1 = torch.bincount(chains[:, 0, 1], minlength=3).double() / n
+    assert torch.allclose(y1, (joint[0] / joint[0].sum()).double(), atol=0.012)
+    with pytest.raises(ValueError, match="positive mass"):
+        gibbs_discrete_pair(torch.tensor([[0.5, 0.0], [0.5, 0.0]]), 3)

@@ -21,6 +21,7 @@ import math
 import torch
 
 __all__ = [
+    "gibbs_discrete_pair",
     "bivariate_conditional",
     "gibbs_bivariate_gaussian",
     "autocorrelation",
@@ -42,6 +43,64 @@ def _check_rho(rho: float) -> float:
             "at |rho| = 1 the conditionals are degenerate and the chain never moves."
         )
     return float(rho)
+
+
+def gibbs_discrete_pair(
+    joint: torch.Tensor,
+    n_steps: int,
+    n_chains: int = 1,
+    start: int | torch.Tensor = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Gibbs sampling of a pair of discrete variables (X, Y) from their joint table.
+
+    Each step draws Y ~ P(Y | X = x) = P(x, ·) / P(x), then X ~ P(X | Y = y) = P(·, y) / P(y)
+    (the tutorial's first example). Book: eq-gibbs-conditionals (chapter 3).
+
+    Args:
+        joint: the table P(X = i, Y = j), shape ``[n_x, n_y]``, non-negative; it is
+            normalised here, so unnormalised weights are fine. Every row and column needs
+            positive mass (otherwise a conditional is undefined).
+        n_steps: number of recorded steps (≥ 1).
+        n_chains: independent chains run at once.
+        start: the initial X, an int or a tensor ``[n_chains]`` of indices.
+        generator: optional ``torch.Generator`` on the table's device.
+
+    Returns:
+        ``[n_chains, n_steps, 2]`` int64 indices: ``[..., 0]`` is X_t and ``[..., 1]`` is Y_t.
+    """
+    if not isinstance(joint, torch.Tensor) or joint.ndim != 2 or not joint.is_floating_point():
+        got = (
+            f"{tuple(joint.shape)} {joint.dtype}"
+            if isinstance(joint, torch.Tensor)
+            else type(joint).__name__
+        )
+        raise ValueError(f"joint must be a float tensor [n_x, n_y], got {got}.")
+    if bool((joint < 0).any()) or not bool(torch.isfinite(joint).all()):
+        raise ValueError("joint must hold finite non-negative probabilities (or weights).")
+    if bool((joint.sum(1) <= 0).any()) or bool((joint.sum(0) <= 0).any()):
+        raise ValueError(
+            "every row and column of joint needs positive mass: P(Y | X = x) is undefined "
+            "for a value x of probability 0; drop empty rows/columns first."
+        )
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
+    if not isinstance(n_chains, int) or n_chains < 1:
+        raise ValueError(f"n_chains must be a positive int, got {n_chains!r}.")
+    p_y_given_x = joint / joint.sum(1, keepdim=True)  # rows: x
+    p_x_given_y = (joint / joint.sum(0, keepdim=True)).T  # rows: y
+    x = torch.as_tensor(start, device=joint.device).long().expand(n_chains).clone()
+    if bool(((x < 0) | (x >= joint.shape[0])).any()):
+        raise ValueError(
+            f"start must index a row of joint (0..{joint.shape[0] - 1}), got {start!r}."
+        )
+    out = torch.empty(n_chains, n_steps, 2, dtype=torch.long, device=joint.device)
+    for t in range(n_steps):
+        y = torch.multinomial(p_y_given_x[x], 1, generator=generator).squeeze(1)
+        x = torch.multinomial(p_x_given_y[y], 1, generator=generator).squeeze(1)
+        out[:, t, 0] = x
+        out[:, t, 1] = y
+    return out
 
 
 def bivariate_conditional(other: torch.Tensor, rho: float) -> tuple[torch.Tensor, float]:

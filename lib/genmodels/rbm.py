@@ -30,6 +30,8 @@ __all__ = [
     "BernoulliRBM",
     "RBMHistory",
     "contrastive_divergence_loss",
+    "exact_log_likelihood",
+    "log_partition_function",
     "pseudo_log_likelihood",
     "reconstruction_error",
     "train_rbm",
@@ -250,6 +252,48 @@ def pseudo_log_likelihood(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
     flipped = (v[:, None, :] + eye[None] - 2 * v[:, None, :] * eye[None]).reshape(-1, dim)
     f_flipped = rbm.free_energy(flipped).reshape(batch, dim)
     return F.logsigmoid(f_flipped - f_v[:, None]).sum(1)
+
+
+@torch.no_grad()
+def log_partition_function(
+    rbm: BernoulliRBM, max_hidden: int = 24, chunk: int = 1 << 14
+) -> torch.Tensor:
+    """Exact log Z of a small RBM, by enumerating its 2^H hidden states.
+
+    Summing out v instead of h (the mirror image of eq-rbm-free-energy):
+    log Z = log Σ_h exp(cᵀh + Σ_i softplus(b_i + W_{i,:} h)). The cost is 2^H · D, so it is
+    only allowed for ``n_hidden ≤ max_hidden``; the states are processed in chunks.
+    Returns a 0-d tensor (float64 accumulation). Book: eq-rbm-free-energy (chapter 3).
+    """
+    n_hidden = rbm.n_hidden
+    if n_hidden > max_hidden:
+        raise ValueError(
+            f"exact log Z enumerates 2^{n_hidden} hidden states; that is only allowed for "
+            f"n_hidden <= max_hidden = {max_hidden}. Use pseudo_log_likelihood for big RBMs."
+        )
+    w = rbm.weight.double()
+    b, c = rbm.visible_bias.double(), rbm.hidden_bias.double()
+    bits = 2 ** torch.arange(n_hidden - 1, -1, -1, device=w.device)
+    parts = []
+    for first in range(0, 1 << n_hidden, chunk):
+        idx = torch.arange(first, min(first + chunk, 1 << n_hidden), device=w.device)
+        h = ((idx[:, None] & bits) > 0).double()  # [chunk, H]
+        parts.append(torch.logsumexp(h @ c + F.softplus(h @ w.T + b).sum(1), 0))
+    return torch.logsumexp(torch.stack(parts), 0)
+
+
+@torch.no_grad()
+def exact_log_likelihood(
+    rbm: BernoulliRBM, v: torch.Tensor, log_z: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Exact log p(v) = −F(v) − log Z of each row of binary ``v`` ``[B, D]``; returns ``[B]``.
+
+    Only for small ``n_hidden`` (see :func:`log_partition_function`; pass ``log_z`` to
+    reuse it). Book: eq-rbm-free-energy (chapter 3).
+    """
+    if log_z is None:
+        log_z = log_partition_function(rbm)
+    return -rbm.free_energy(v).double() - log_z
 
 
 def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
