@@ -26,20 +26,20 @@ def shape_message(expected: tuple[int, ...], got: tuple[int, ...], sizes: Sizes)
     """
     base = f"wrong shape: expected {list(expected)}, got {list(got)}"
     names = {size: name for name, size in sizes.items()}
+    if len(expected) == 0 and len(got) >= 1:
+        what = names.get(got[0], f"the {got[0]} rows")
+        return base + f" — return a single number (a 0-d tensor): reduce over {what}."
     if len(got) == len(expected) + 1 and got[: len(expected)] == expected:
         extra = got[-1]
         if extra == 1:
             return base + " — drop the trailing dimension of size 1 (keepdim=True, or a [n, 1] tensor?)."
         what = names.get(extra, f"the last dimension (size {extra})")
         return base + f" — one dimension too many: you did not reduce over {what}."
+    if len(got) == 0 and len(expected) >= 1:
+        return base + " — you reduced everything to one number; return one value per row."
     if len(got) + 1 == len(expected) and expected[: len(got)] == got:
         what = names.get(expected[-1], f"the last dimension (size {expected[-1]})")
         return base + f" — one dimension too few: you reduced over {what}, which must be kept."
-    if len(got) == 0 and len(expected) >= 1:
-        return base + " — you reduced everything to one number; return one value per row."
-    if len(expected) == 0 and len(got) >= 1:
-        what = names.get(got[0], f"the {got[0]} rows")
-        return base + f" — return a single number (a 0-d tensor): reduce over {what}."
     if len(got) == len(expected) == 2 and got == expected[::-1]:
         return base + " — the result is transposed."
     return base + "."
@@ -88,11 +88,15 @@ def ratio_message(got: torch.Tensor, expected: torch.Tensor, sizes: Sizes) -> st
         return "your values are in bits (log base 2); use the natural log (nats): torch.log."
     if _near(r, 1.0 / math.log(10.0)):
         return "your values use log base 10; use the natural log: torch.log."
+    if int(mask.sum()) < 2:
+        return None  # one number: any value is a "constant multiple" of another
     return f"your values are a constant multiple ({r:.4g}×) of the expected ones."
 
 
 def offset_message(got: torch.Tensor, expected: torch.Tensor) -> str | None:
     """Explain ``got ≈ expected + c`` for a constant c (a forgotten normalising constant)."""
+    if got.numel() < 2:
+        return None  # one number: any difference is a "constant"
     c = _constant((got - expected).double(), rtol=1e-3, atol=1e-4)
     if c is None or abs(c) < 1e-4:
         return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -100,6 +101,39 @@ def chapter_number(path: Path) -> str:
     """``"1"`` for ``ch01_generative_models.ipynb``; the file stem for other names."""
     match = _CHAPTER.match(path.name)
     return str(int(match.group(1))) if match else path.stem
+
+
+@dataclass(frozen=True)
+class CodeExercise:
+    """A code exercise found in a notebook: its solution cell and the check cell after it."""
+
+    number: str
+    solution: str
+    check: str
+    cell: int
+
+
+def code_exercises(nb: nbformat.NotebookNode, chapter: str, where: str = "notebook") -> list[CodeExercise]:
+    """The code exercises of ``nb``: each solution cell paired with the next code cell.
+
+    Raises ``ValueError`` when a solution cell is not followed by a check cell (a code
+    cell that uses ``genmodels.exercises``).
+    """
+    found = []
+    n_exercises = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and not is_solution_cell(cell):
+            n_exercises += len(_EXERCISE_DIRECTIVE.findall(cell.source))
+        if cell.cell_type != "code" or not has_solution_region(cell.source):
+            continue
+        following = [c for c in nb.cells[index + 1 :] if c.cell_type == "code"]
+        if not following or "genmodels.exercises" not in following[0].source:
+            raise ValueError(
+                f"{where}, cell {index}: a solution cell must be followed by a check cell "
+                "(the next code cell) that calls genmodels.exercises."
+            )
+        found.append(CodeExercise(f"{chapter}.{max(n_exercises, 1)}", cell.source, following[0].source, index))
+    return found
 
 
 def student_notebook(nb: nbformat.NotebookNode, chapter: str, where: str = "notebook") -> nbformat.NotebookNode:
