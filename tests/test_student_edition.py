@@ -1,0 +1,168 @@
+"""The student edition: stubs instead of solutions, no solution cells, no outputs, no leaks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from genmodels.exercises.student import (
+    BEGIN,
+    END,
+    chapter_number,
+    is_solution_cell,
+    main,
+    replace_solution_regions,
+    student_notebook,
+)
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("ch*.ipynb"))
+
+SOLUTION_CELL = f'''import torch
+
+
+def double(x):
+    """Twice x; x [n] -> [n]."""
+    {BEGIN}
+    y = x + x
+    return y
+    {END}'''
+
+
+def _toy_notebook() -> nbformat.NotebookNode:
+    run = new_code_cell("print(1)", execution_count=3)
+    run.outputs = [new_output("stream", name="stdout", text="1\n")]
+    tagged = new_markdown_cell("Download the student edition here.")
+    tagged.metadata["tags"] = ["remove-in-student"]
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# 4. A chapter"),
+            run,
+            tagged,
+            new_markdown_cell("```{exercise} Warm-up\n:label: ex-warm-up\n\nExplain.\n```"),
+            new_markdown_cell("```{solution} ex-warm-up\n:class: dropdown\n\nBecause reasons.\n```"),
+            new_markdown_cell(":::{exercise} Double\n:label: ex-double\nWrite `double`.\n:::"),
+            new_code_cell(SOLUTION_CELL),
+            new_code_cell("from genmodels.exercises import ch04\nch04.check_double(double)"),
+            new_markdown_cell(":::{solution} ex-double\n:class: dropdown\nAdd x to itself.\n:::"),
+        ]
+    )
+
+
+def test_stub_keeps_signature_docstring_and_indentation():
+    out = replace_solution_regions(SOLUTION_CELL, "4.2")
+    assert out.splitlines() == [
+        "import torch",
+        "",
+        "",
+        "def double(x):",
+        '    """Twice x; x [n] -> [n]."""',
+        "    # YOUR CODE HERE",
+        '    raise NotImplementedError("Exercise 4.2: not attempted yet")',
+    ]
+
+
+def test_student_notebook_drops_solutions_and_outputs_and_numbers_stubs():
+    student = student_notebook(_toy_notebook(), "4")
+    sources = [c.source for c in student.cells]
+    assert not any("{solution}" in s for s in sources)
+    assert not any("Download the student edition" in s for s in sources)
+    assert any('"Exercise 4.2: not attempted yet"' in s for s in sources)
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert len(student.cells) == 6
+    nbformat.validate(student)
+
+
+def test_source_notebook_is_not_modified():
+    nb = _toy_notebook()
+    before = nbformat.writes(nb)
+    student_notebook(nb, "4")
+    assert nbformat.writes(nb) == before
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (f"def f():\n    {BEGIN}\n    return 1\n", "never closed"),
+        (f"def f():\n    return 1\n    {END}\n", "without a"),
+        (f"def f():\n    {BEGIN}\n    {BEGIN}\n    {END}\n", "nested"),
+        (f"{BEGIN}\nx = 1\n{END}\n", "inside a function body"),
+    ],
+    ids=["unclosed", "end without begin", "nested", "top level"],
+)
+def test_malformed_regions_are_explained(source, message):
+    with pytest.raises(ValueError, match=message):
+        replace_solution_regions(source, "1.1", "ch01, cell 3")
+
+
+def test_chapter_number_from_file_name():
+    assert chapter_number(Path("book/ch01_generative_models.ipynb")) == "1"
+    assert chapter_number(Path("book/ch10_comparison.ipynb")) == "10"
+
+
+def test_command_writes_student_notebooks(tmp_path, capsys):
+    source = tmp_path / "ch04_toy.ipynb"
+    nbformat.write(_toy_notebook(), source)
+    assert main([str(source), "--out", str(tmp_path / "student")]) == 0
+    written = tmp_path / "student" / "ch04_toy.ipynb"
+    assert written.exists() and "wrote" in capsys.readouterr().out
+    assert "y = x + x" not in written.read_text()
+
+
+def test_tools_entry_point_runs(tmp_path):
+    source = tmp_path / "ch04_toy.ipynb"
+    nbformat.write(_toy_notebook(), source)
+    out = tmp_path / "student"
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "student_edition.py"), "--out", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    assert (out / "ch04_toy.ipynb").exists()
+
+
+# --- the book's notebooks -----------------------------------------------------------------
+
+
+def _solution_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:
+    """(lines inside solution regions and solution cells, lines elsewhere), stripped."""
+    secret, public = set(), set()
+    for cell in nb.cells:
+        if is_solution_cell(cell):
+            lines = [ln for ln in cell.source.splitlines() if not re.match(r"\s*(```|:::|:class:|:label:)", ln)]
+            secret.update(ln.strip() for ln in lines)
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            if line.strip().startswith(BEGIN):
+                inside = True
+            elif line.strip().startswith(END):
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    secret.discard("")
+    return secret, public
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_student_edition_contains_no_solution_line(path, tmp_path):
+    main([str(path), "--out", str(tmp_path)])
+    text = (tmp_path / path.name).read_text()
+    student = nbformat.reads(text, as_version=4)
+    student_lines = {ln.strip() for c in student.cells for ln in c.source.splitlines()}
+    secret, public = _solution_lines(nbformat.read(path, as_version=4))
+    # A line that also appears outside every solution (a blank-ish `)` or `return x`
+    # used elsewhere in the chapter) is not a leak.
+    leaked = sorted((secret - public) & student_lines)
+    assert not leaked, f"solution lines in the student edition of {path.name}: {leaked}"
+    for cell in student.cells:
+        assert BEGIN not in cell.source and "{solution}" not in cell.source
+        if cell.cell_type == "code":
+            assert cell.outputs == []
