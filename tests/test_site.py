@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from site_server import serve_directory
 
 pytestmark = pytest.mark.site
@@ -102,6 +101,10 @@ def test_page_renders_offline(browser, site_url, page_path):
             page.wait_for_selector("mjx-container", timeout=20_000)
             assert page.locator("mjx-container").count() > 0
             assert page.locator("mjx-merror").count() == 0, f"MathJax errors on {page_path}"
+        # Widgets: a page that embeds widget state renders the widgets (vendored manager).
+        if "application/vnd.jupyter.widget-view+json" in source:
+            page.wait_for_selector(".jupyter-widgets", timeout=20_000)
+            assert page.locator(".jupyter-widgets").count() > 0, f"widgets not rendered on {page_path}"
         # Figures: every image element has loaded and has a size.
         n_img = page.locator("article img").count()
         if re.search(r'<img[^>]+src="[^"]*_images/', source):
@@ -149,3 +152,25 @@ def test_launch_and_download_buttons_configured(site_url):
     assert "colab.research.google.com" in source, "Colab launch button missing"
     assert "mybinder.org" in source, "Binder launch button missing"
     assert "ch01_generative_models.ipynb" in source, "notebook download button missing"
+
+
+def test_chapters_link_their_student_edition():
+    """Every chapter with exercises links its student notebook, and the file is in the site."""
+    for page_path in PAGES:
+        nb = ROOT / f"{page_path}.ipynb"
+        if not nb.exists() or "{exercise}" not in nb.read_text():
+            continue
+        source = (HTML / f"{page_path}.html").read_text()
+        links = re.findall(r'href="([^"]*_downloads/[^"]*' + nb.name + ')"', source)
+        assert links, f"{page_path} does not link its student edition"
+        target = (HTML / page_path).parent / links[0]
+        assert target.resolve().exists(), f"student edition missing from the site: {target}"
+        assert "### BEGIN SOLUTION" not in target.read_text()
+
+
+def test_a_page_with_math_and_a_widget_exists():
+    """The offline check above covers a page holding both math and a live widget."""
+    both = [p for p in PAGES if (HTML / f"{p}.html").exists()
+            and "application/vnd.jupyter.widget-view+json" in (HTML / f"{p}.html").read_text()
+            and 'class="math' in (HTML / f"{p}.html").read_text()]
+    assert both, "no page has both math and a widget"

@@ -24,7 +24,12 @@ cp "$nm/mathjax/LICENSE" "$out/mathjax/LICENSE"
 cp "$nm/requirejs/require.js" "$out/require.js"
 hm="$nm/@jupyter-widgets/html-manager/dist"
 cp "$hm/embed-amd.js" "$out/html-manager/"
-cp "$hm"/*.woff2 "$hm"/*.woff "$hm"/*.ttf "$out/html-manager/"
+# The bundle's webpack public path resolves its icon fonts to
+# "@jupyter-widgets/html-manager/dist/" relative to the page; every page lives in book/.
+fonts="$root/site_extra/book/@jupyter-widgets/html-manager/dist"
+rm -rf "$root/site_extra/book"
+mkdir -p "$fonts"
+cp "$hm"/*.woff2 "$hm"/*.woff "$hm"/*.ttf "$fonts/"
 cp "$nm/@jupyter-widgets/html-manager/LICENSE" "$out/html-manager/LICENSE" 2>/dev/null || true
 echo "Widget modules are bundled in html-manager/embed-amd.js; nothing is fetched from a CDN." > "$out/widgets-cdn/README.txt"
 du -sh "$out"

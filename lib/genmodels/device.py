@@ -48,7 +48,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global state that user code may use
     torch.manual_seed(seed)  # also seeds every CUDA/MPS device
     if deterministic:
         torch.backends.cudnn.deterministic = True
