@@ -1,0 +1,88 @@
+"""Smoke tests of ``python -m genmodels.bench`` on a tiny budget: structure, not numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from genmodels import bench
+
+
+def test_cli_writes_table_and_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    docs = bench.main(["--only", "gan", "--quick", "--steps", "20", "--datasets", "ring",
+                       "--configs", "vanilla,pacgan", "--out", str(out), "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert "vanilla GAN (saturating loss)" in printed
+    assert "published: PacGAN2" in printed
+    assert f"wrote {out}" in printed
+
+    doc = json.loads(out.read_text())  # strict JSON: no NaN/inf
+    assert doc == json.loads(json.dumps(docs["gan"]))
+    assert doc["schema"] == bench.SCHEMA_VERSION
+    for key in ("cpu", "cpu_count", "torch", "device", "python"):
+        assert key in doc["machine"]
+    assert doc["machine"]["torch"] == torch.__version__
+    section = doc["gan"]
+    assert section["seeds"] == [0]
+    assert section["settings"]["steps"] == 20
+    assert section["protocol"]["n_samples"] == 2500
+    assert [r["config"] for r in section["results"]] == ["vanilla", "pacgan"]
+    assert [r["pack"] for r in section["results"]] == [1, 2]
+    for r in section["results"]:
+        assert r["dataset"] == "ring" and r["n_modes"] == 8
+        (seed_result,) = r["per_seed"]
+        assert 0 <= seed_result["modes_captured"] <= 8
+        assert 0.0 <= seed_result["high_quality_share"] <= 1.0
+        assert seed_result["wall_time"] > 0
+        assert r["mean"]["modes_captured"] == seed_result["modes_captured"]
+        assert r["std"]["high_quality_share"] == 0.0  # one seed
+    methods = {(p["dataset"], p["method"]) for p in section["published"]}
+    assert methods == {("ring", "VEEGAN"), ("ring", "PacGAN2"), ("grid", "PacGAN4")}
+    assert bench.load_results(out)["gan"]["results"][0]["config"] == "vanilla"
+
+
+def test_summary_over_seeds_is_mean_and_sample_std():
+    section = bench.run_gan_bench(
+        seeds=[0, 1], datasets=["grid"], configs=[bench.config_by_name("non_saturating")],
+        settings=bench.ToyGanSettings(steps=5, n_eval=100), device=torch.device("cpu"), log=None,
+    )
+    (r,) = section["results"]
+    hq = [s["high_quality_share"] for s in r["per_seed"]]
+    assert r["n_modes"] == 25
+    assert r["mean"]["high_quality_share"] == pytest.approx(sum(hq) / 2)
+    assert r["std"]["high_quality_share"] == pytest.approx(abs(hq[0] - hq[1]) / math.sqrt(2))
+    table = bench.format_gan_table(section)
+    assert "grid" in table and "/25" in table
+
+
+def test_trajectory_is_recorded_every_k_steps():
+    run = bench.train_toy_gan("ring", bench.config_by_name("minibatch_std"),
+                              bench.ToyGanSettings(steps=12, n_eval=200), seed=0,
+                              device=torch.device("cpu"), record_every=5)
+    assert run.trajectory["step"] == [5.0, 10.0, 12.0]
+    assert len(run.trajectory["high_quality_share"]) == 3
+    assert run.samples.shape == (200, 2)
+    assert run.history.n_steps == 12
+    assert set(run.history.names) == {"d_loss", "g_loss", "d_real", "d_fake"}
+
+
+def test_same_seed_same_numbers():
+    settings = bench.ToyGanSettings(steps=10, n_eval=100)
+    a = bench.train_toy_gan("ring", bench.GAN_CONFIGS[0], settings, seed=3, device=torch.device("cpu"))
+    b = bench.train_toy_gan("ring", bench.GAN_CONFIGS[0], settings, seed=3, device=torch.device("cpu"))
+    assert torch.equal(a.samples, b.samples)
+
+
+def test_bad_input_is_explained(tmp_path):
+    with pytest.raises(ValueError, match="unknown GAN configuration 'nope'"):
+        bench.config_by_name("nope")
+    with pytest.raises(ValueError, match="unknown dataset 'moons'"):
+        bench.train_toy_gan("moons", bench.GAN_CONFIGS[0])
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        bench.ToyGanSettings(steps=0)
+    with pytest.raises(FileNotFoundError, match="python -m genmodels.bench"):
+        bench.load_results(tmp_path / "missing.json")
