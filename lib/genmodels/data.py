@@ -372,7 +372,13 @@ def _download(
     source: IdxSource, filename: str, cache: Path, base_urls: Sequence[str], timeout: float
 ) -> Path:
     """Download ``filename.gz`` into ``cache``: temp file, verify, atomic rename."""
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DatasetDownloadError(
+            f"cannot create the cache directory {cache} ({err}); set XDG_CACHE_HOME or pass "
+            f"cache_dir=<a writable directory>.\n{source.how_to_get_by_hand(cache)}"
+        ) from err
     _, size = source.checksums[filename]
     limit = 2 * size + (1 << 20)  # no sane gzip of the file is larger than this
     failures = []
