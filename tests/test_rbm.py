@@ -215,11 +215,19 @@ def test_training_is_reproducible_and_history_round_trips() -> None:
     assert RBMHistory.from_dict(ha.to_dict()) == ha
 
 
-def test_seconds_budget_stops_training() -> None:
+def test_seconds_budget_stops_training_and_extra_metrics_are_recorded() -> None:
     g = torch.Generator().manual_seed(0)
     data = _two_prototype_data(256, g)
-    history = train_rbm(BernoulliRBM(16, 8), data, seconds=0.3, batch_size=8, generator=g)
+    history = train_rbm(
+        BernoulliRBM(16, 8),
+        data,
+        seconds=0.3,
+        batch_size=8,
+        generator=g,
+        metrics={"mean_weight": lambda r: r.weight.mean()},
+    )
     assert history.wall_time < 3.0 and history.steps[-1] >= 1
+    assert len(history.values["mean_weight"]) == len(history.steps)
 
 
 def test_reconstruction_error_of_ideal_autoencoding_rbm_is_small() -> None:

@@ -20,6 +20,7 @@ a short Gibbs chain (Book: eq-cd-gradient, chapter 3).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -313,7 +314,7 @@ class RBMHistory:
         steps: the number of parameter updates done when each record was taken.
         values: name → list of floats: ``reconstruction_error`` (mean over the monitor
             set, per unit) and ``pseudo_log_likelihood`` (mean nats per example).
-        epochs: number of completed epochs.
+        epochs: number of epochs (the last one may be partial when ``seconds`` stopped it).
         wall_time: seconds spent training.
     """
 
@@ -366,6 +367,7 @@ def train_rbm(
     batch_size: int = 64,
     n_persistent: int | None = None,
     monitor: torch.Tensor | None = None,
+    metrics: dict[str, Callable[[BernoulliRBM], float]] | None = None,
     generator: torch.Generator | None = None,
 ) -> RBMHistory:
     """Train ``rbm`` on ``data`` ``[N, D]`` (values in [0, 1]) by CD-k or persistent CD.
@@ -386,6 +388,8 @@ def train_rbm(
         persistent: PCD instead of CD-k.
         n_persistent: number of persistent chains (default ``batch_size``).
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
+        metrics: extra quantities recorded once per epoch, name → ``fn(rbm) -> float``
+            (e.g. the exact test log-likelihood of a small RBM).
         generator: makes shuffling, chain initialisation and Gibbs noise reproducible.
 
     Returns:
@@ -415,7 +419,9 @@ def train_rbm(
     monitor = data[:500] if monitor is None else monitor.to(param)
     _check_data(rbm, monitor)
 
-    history = RBMHistory(values={"reconstruction_error": [], "pseudo_log_likelihood": []})
+    metrics = dict(metrics or {})
+    names = ["reconstruction_error", "pseudo_log_likelihood", *metrics]
+    history = RBMHistory(values={name: [] for name in names})
 
     def record(step: int) -> None:
         with torch.no_grad():
@@ -426,6 +432,8 @@ def train_rbm(
             history.values["pseudo_log_likelihood"].append(
                 float(pseudo_log_likelihood(rbm, monitor).mean())
             )
+            for name, fn in metrics.items():
+                history.values[name].append(float(fn(rbm)))
 
     chains = None
     if persistent:
