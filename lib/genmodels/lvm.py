@@ -313,22 +313,27 @@ class PPCAPosteriorVAE(nn.Module):
     ``encode(x [B, D]) -> (mu, logvar)`` of p(z|x) (diagonal because Wᵀ W is made diagonal
     by :meth:`PPCA.orthogonalized`); ``decode(z) -> W z + μ``, the mean of the Gaussian
     likelihood with ``sigma = √σ²``. Its ELBO equals log p(x) exactly; used to check the
-    ELBO and the IWAE bound. Book: eq-elbo-kl-decomposition (chapter 5).
+    ELBO and the IWAE bound. ``mean_shift`` and ``logvar_shift`` (added to every mean and
+    log-variance) make the encoder deliberately wrong, to study the gap
+    log p(x) − ELBO = KL(q(z|x) || p(z|x)). Book: eq-elbo-kl-decomposition (chapter 5).
     """
 
     likelihood = "gaussian"
 
-    def __init__(self, ppca: PPCA) -> None:
+    def __init__(self, ppca: PPCA, mean_shift: float = 0.0, logvar_shift: float = 0.0) -> None:
         super().__init__()
         self.ppca = ppca.orthogonalized()
         self.latent_dim = self.ppca.latent_dim
         self.image_shape = (self.ppca.data_dim,)
         self.sigma = math.sqrt(self.ppca.sigma2)
+        self.mean_shift, self.logvar_shift = float(mean_shift), float(logvar_shift)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log-variance) of q(z|x), each ``[B, L]``: the exact posterior, shifted."""
         mean, cov = self.ppca.posterior(x)
         logvar = torch.log(torch.diagonal(cov)).expand_as(mean)
-        return mean, logvar
+        return mean + self.mean_shift, logvar + self.logvar_shift
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean W z + μ of the Gaussian p(x|z), ``[B, L] -> [B, D]``."""
         return self.ppca.conditional_mean(z)
