@@ -96,6 +96,8 @@ class MinibatchStdDev(nn.Module):
     A discriminator that sees this statistic can tell a collapsed batch (all samples
     alike, std ≈ 0) from a real one (Karras et al., 2018; a simple form of the
     minibatch discrimination of Salimans et al., 2016). Shapes: ``[B, F] -> [B, F + 1]``.
+
+    Book: eq-minibatch-std (chapter 9).
     """
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:

@@ -83,6 +83,8 @@ def mode_metrics(
         mixture: the target mixture (its ``centres [K, 2]`` and ``std``).
         n_std: the high-quality radius in standard deviations.
         smoothing: additive pseudo-count α ≥ 0 for p̂.
+
+    Book: eq-high-quality, eq-mode-captured (chapter 9).
     """
     if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
         shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
