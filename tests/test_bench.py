@@ -27,7 +27,8 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
     assert doc["machine"]["torch"] == torch.__version__
     section = doc["gan"]
     assert section["seeds"] == [0]
-    assert section["settings"]["steps"] == 20
+    assert section["settings"]["ring"]["steps"] == 20
+    assert section["settings"]["ring"]["latent_dim"] == 2
     assert section["protocol"]["n_samples"] == 2500
     assert [r["config"] for r in section["results"]] == ["vanilla", "pacgan"]
     assert [r["pack"] for r in section["results"]] == [1, 2]
