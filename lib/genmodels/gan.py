@@ -435,7 +435,9 @@ def gradient_penalty(
     The penalty of WGAN-GP (Gulrajani et al., 2017), to be weighted by λ (10 in the
     paper) and added to :func:`wasserstein_critic_loss`. The graph is kept
     (``create_graph=True``) so the penalty can be back-propagated into the critic.
-    For a packing critic the gradient norm is taken per packed group.
+    For a packing critic the gradient norm is taken per packed group. The penalty is a
+    per-sample quantity, so the critic should not use batch normalisation (which mixes the
+    samples of a batch): use :class:`MLPDiscriminator` or ``DCGANDiscriminator(spectral_norm=True)``.
     Shapes: ``real``, ``fake [B, ...]`` (same shape) → scalar.
 
     Book: eq-wgan-gp (chapter 9).
