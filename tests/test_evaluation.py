@@ -123,6 +123,19 @@ def test_latent_mean_and_covariance_match_numpy():
     np.testing.assert_allclose(cov.numpy(), np.cov(z.numpy(), rowvar=False))
 
 
+def test_moment_matched_kl_matches_torch_distributions():
+    from torch.distributions import MultivariateNormal
+
+    g = gen(13)
+    z = torch.randn(500, 3, generator=g, dtype=torch.float64) @ torch.tensor(
+        [[2.0, 0.0, 0.0], [0.5, 1.0, 0.0], [0.0, -0.3, 0.2]], dtype=torch.float64) + torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    m, s = torch.tensor(z.numpy().mean(axis=0)), torch.tensor(np.cov(z.numpy(), rowvar=False))
+    expected = kl_divergence(MultivariateNormal(m, s), MultivariateNormal(torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64)))
+    assert math.isclose(ev.moment_matched_kl_to_standard_normal(z), float(expected), rel_tol=1e-9)
+    # samples of the prior itself: KL near 0 (it is O(D^2 / N) from the sampling error)
+    assert ev.moment_matched_kl_to_standard_normal(torch.randn(20_000, 3, generator=g)) < 0.01
+
+
 def test_nearest_neighbour_distance_matches_a_kd_tree():
     g = gen(11)
     points = torch.randn(300, 2, generator=g, dtype=torch.float64)

@@ -32,6 +32,7 @@ __all__ = [
     "iwae_in_batches",
     "kl_per_dimension",
     "latent_mean_and_covariance",
+    "moment_matched_kl_to_standard_normal",
     "nearest_neighbour_distance",
     "unit_activity",
 ]
@@ -182,6 +183,22 @@ def latent_mean_and_covariance(z: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     mean = z.mean(dim=0)
     centred = z - mean
     return mean, centred.T @ centred / (z.shape[0] - 1)
+
+
+def moment_matched_kl_to_standard_normal(z: torch.Tensor) -> float:
+    """KL(N(m, S) ‖ N(0, I)) in nats for the mean m and covariance S of codes ``z [N, D]``.
+
+    ½ (tr S + mᵀm − D − log det S): one number for how far the codes' first two moments are
+    from the prior (0 only for m = 0, S = I). Needs N > D so that S is invertible.
+    Book: eq-ae-moment-kl (chapter 4).
+    """
+    mean, cov = latent_mean_and_covariance(z)
+    d = z.shape[1]
+    if z.shape[0] <= d:
+        raise ValueError(f"need more codes than dimensions for an invertible covariance, got N={z.shape[0]}, D={d}.")
+    cov64, mean64 = cov.double(), mean.double()
+    logdet = torch.linalg.slogdet(cov64).logabsdet
+    return float(0.5 * (torch.trace(cov64) + mean64 @ mean64 - d - logdet))
 
 
 def nearest_neighbour_distance(
