@@ -56,8 +56,9 @@ classifier: $(STAMP) system-deps
 student: $(STAMP)
 	$(BIN)/python tools/student_edition.py --out student
 
+# Two pytest workers on two cores: one math thread each, or PyTorch oversubscribes the CPU.
 test: book
-	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=600 -p no:cacheprovider tests book
 
 test-fast: $(STAMP)
