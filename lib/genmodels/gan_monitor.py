@@ -1,0 +1,176 @@
+"""Watching a GAN train: discriminator accuracy and samples from a fixed z over time.
+
+:func:`genmodels.gan.make_gan_step` returns the losses and the mean discriminator
+outputs; chapter 8 also plots how often the discriminator is *right*, and how the
+samples of a fixed set of noise vectors change over training. Both are wrappers around
+any step function, so the training code stays the library's own:
+
+    step = gan.make_gan_step(G, D, opt_g, opt_d, latent_dim)
+    step = with_discriminator_accuracy(step, G, D, latent_dim, generator=g)
+    recorder = SampleRecorder(G, z_fixed, every=250)
+    history = train.fit(recorder.wrap(step), batches, epochs=...)
+    recorder.images()      # [T, n, ...] on the CPU, recorder.steps: the T step indices
+
+Neither wrapper calls ``.item()`` or copies to the host inside the loop: accuracies
+are 0-d tensors on the device (``train.fit`` copies them with the other terms), and
+snapshots stay on the device until :meth:`SampleRecorder.images` is called.
+
+Book: chapter 8 (GANs in practice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+from genmodels.gan import sample_latent
+
+__all__ = ["SampleRecorder", "discriminator_accuracy", "with_discriminator_accuracy"]
+
+
+def _check_logits(name: str, logits: torch.Tensor) -> None:
+    if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
+        kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must be a float tensor of logits [B], got {kind}.")
+    if logits.ndim != 1 or logits.shape[0] == 0:
+        raise ValueError(
+            f"{name} must have shape [B] with B >= 1 (one logit per sample), got "
+            f"{tuple(logits.shape)}; the discriminators of genmodels.gan return [B]."
+        )
+
+
+def discriminator_accuracy(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's accuracy on real and on fake samples, separately.
+
+    A real sample is classified correctly when D(x) = σ(l) > ½, i.e. its logit l > 0;
+    a fake one when D(x̃) < ½, i.e. l < 0. A logit of exactly 0 (D = ½, undecided)
+    counts as wrong for both. Returns two 0-d float tensors on the logits' device,
+    ``(accuracy_real, accuracy_fake)``, each in [0, 1]; no host synchronisation.
+
+    Shapes: ``real_logits [B_real]``, ``fake_logits [B_fake]`` → two 0-d tensors.
+    Book: chapter 8, "Reading the training curves" (the classifier view of eq-d-step).
+    """
+    _check_logits("real_logits", real_logits)
+    _check_logits("fake_logits", fake_logits)
+    dtype = real_logits.dtype
+    return (real_logits > 0).to(dtype).mean(), (fake_logits < 0).to(fake_logits.dtype).mean()
+
+
+StepFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
+
+
+def with_discriminator_accuracy(
+    step: StepFn,
+    G: nn.Module,
+    D: nn.Module,
+    latent_dim: int,
+    generator: torch.Generator | None = None,
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """Add ``acc_real`` and ``acc_fake`` to what a GAN step returns.
+
+    After ``step(real)`` has updated both players, the discriminator judges the same real
+    batch and a fresh batch of as many fakes G(z), without gradients; the two
+    accuracies of :func:`discriminator_accuracy` are added to the step's terms. This
+    costs one extra forward pass of G and two of D per step. The networks stay in the
+    mode the step left them in (training mode: batch-normalised discriminators see real
+    and fake batches separately, as during the update).
+
+    Args:
+        step: ``step(real [B, ...]) -> dict`` of scalar terms, e.g. from
+            :func:`genmodels.gan.make_gan_step`.
+        G, D: the generator and the discriminator the step trains (D returns logits).
+        latent_dim: the dimension of z.
+        generator: the source of the fresh noise (seeded runs stay reproducible).
+    """
+    if not callable(step):
+        raise TypeError(f"step must be a function step(real) -> dict, got {type(step).__name__}.")
+
+    def monitored(real: torch.Tensor) -> dict[str, torch.Tensor]:
+        terms = dict(step(real))
+        with torch.no_grad():
+            fake = G(sample_latent(real.shape[0], latent_dim, real.device, generator))
+            acc_real, acc_fake = discriminator_accuracy(D(real), D(fake))
+        terms["acc_real"] = acc_real
+        terms["acc_fake"] = acc_fake
+        return terms
+
+    return monitored
+
+
+class SampleRecorder:
+    """Keep G(z) for a fixed batch of noise ``z`` at regular points of training.
+
+    Args:
+        G: the generator.
+        z: fixed noise ``[n, latent_dim]`` on G's device (draw it once with
+            :func:`genmodels.gan.sample_latent`).
+        every: record after every ``every``-th step (steps counted from 1), plus once
+            before training when :meth:`wrap` is first called.
+        eval_mode: generate in evaluation mode (batch normalisation uses its running
+            statistics) and restore G's mode afterwards. ``False`` generates in the
+            current mode (then a batch-normalised G normalises over the n fixed codes).
+
+    Snapshots stay on the device until :meth:`images` copies them (once) to the CPU.
+    """
+
+    def __init__(self, G: nn.Module, z: torch.Tensor, every: int, eval_mode: bool = True) -> None:
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] == 0:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"z must be a tensor [n, latent_dim] with n >= 1, got {shape}.")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int (steps between snapshots), got {every!r}.")
+        self.G = G
+        self.z = z
+        self.every = every
+        self.eval_mode = eval_mode
+        self.steps: list[int] = []
+        self._snapshots: list[torch.Tensor] = []
+        self._n_steps = 0
+
+    def record(self) -> None:
+        """Store G(z) now, labelled with the number of steps taken so far.
+
+        Does nothing if a snapshot of this step exists already, so calling it once more
+        after training adds the final generator only when it is not recorded yet.
+        """
+        if self.steps and self.steps[-1] == self._n_steps:
+            return
+        was_training = self.G.training
+        if self.eval_mode:
+            self.G.eval()
+        try:
+            with torch.no_grad():
+                self._snapshots.append(self.G(self.z).detach().clone())
+        finally:
+            self.G.train(was_training)
+        self.steps.append(self._n_steps)
+
+    def wrap(self, step: StepFn) -> Callable[..., Mapping[str, torch.Tensor]]:
+        """Return ``step`` that also records a snapshot every ``every`` steps.
+
+        The first snapshot (step 0, the untrained generator) is taken right away.
+        """
+        if not self._snapshots:
+            self.record()
+
+        def recorded(*batch: torch.Tensor) -> Mapping[str, torch.Tensor]:
+            terms = step(*batch)
+            self._n_steps += 1
+            if self._n_steps % self.every == 0:
+                self.record()
+            return terms
+
+        return recorded
+
+    def __len__(self) -> int:
+        return len(self._snapshots)
+
+    def images(self) -> torch.Tensor:
+        """All snapshots as one CPU tensor ``[T, n, ...]`` (T = ``len(self)``)."""
+        if not self._snapshots:
+            raise ValueError("no snapshot yet: call record() or train with wrap(step) first.")
+        return torch.stack(self._snapshots).cpu()
