@@ -65,6 +65,7 @@ def test_trajectory_is_recorded_every_k_steps():
                               device=torch.device("cpu"), record_every=5)
     assert run.trajectory["step"] == [5.0, 10.0, 12.0]
     assert len(run.trajectory["high_quality_share"]) == 3
+    assert [tuple(s.shape) for s in run.snapshots] == [(200, 2)] * 3
     assert run.samples.shape == (200, 2)
     assert run.history.n_steps == 12
     assert set(run.history.names) == {"d_loss", "g_loss", "d_real", "d_fake"}

@@ -30,7 +30,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,8 @@ class ToyGanRun:
             :class:`genmodels.train.History`).
         trajectory: when ``record_every`` was given, the metrics during training:
             ``{"step": [...], "modes_captured": [...], "high_quality_share": [...]}``.
+        snapshots: the ``n_eval`` samples ``[n_eval, 2]`` behind each entry of
+            ``trajectory`` (empty without ``record_every``).
         generator: the trained generator network G.
         discriminator: the trained discriminator (critic) D.
     """
@@ -190,6 +192,7 @@ class ToyGanRun:
     trajectory: dict[str, list[float]]
     generator: torch.nn.Module
     discriminator: torch.nn.Module
+    snapshots: list[torch.Tensor] = field(default_factory=list)
 
 
 def sample_mixture_on(
@@ -284,6 +287,7 @@ def train_toy_gan(
     chunk = record_every or settings.steps
     n_chunks = math.ceil(settings.steps / chunk)
     trajectory: dict[str, list[float]] = {"step": [], "modes_captured": [], "high_quality_share": []}
+    snapshots: list[torch.Tensor] = []
 
     def batches_of_chunk(index: int) -> Any:
         n = min(chunk, settings.steps - index * chunk)
@@ -299,7 +303,9 @@ def train_toy_gan(
     def on_epoch_end(epoch: int, history: Any) -> dict[str, float] | None:
         if record_every is None:
             return None
-        m = mode_metrics(generate(G, settings.n_eval, settings.latent_dim, generator), mixture)
+        snapshot = generate(G, settings.n_eval, settings.latent_dim, generator)
+        snapshots.append(snapshot)
+        m = mode_metrics(snapshot, mixture)
         trajectory["step"].append(float(history.n_steps))
         trajectory["modes_captured"].append(float(m.modes_captured))
         trajectory["high_quality_share"].append(m.high_quality_share)
@@ -317,6 +323,7 @@ def train_toy_gan(
         trajectory=trajectory if record_every is not None else {},
         generator=G,
         discriminator=D,
+        snapshots=snapshots,
     )
 
 
