@@ -68,6 +68,7 @@ def open_page(browser, site_url: str, page_path: str):
     """Load a page with external requests blocked; return (page, console errors, external URLs)."""
     context = browser.new_context()
     page = context.new_page()
+    page.set_default_timeout(90_000)  # a loaded CI machine renders long pages of math slowly
     errors: list[str] = []
     external: list[str] = []
 
@@ -98,12 +99,12 @@ def test_page_renders_offline(browser, site_url, page_path):
         assert errors == [], f"{page_path} logged console errors: {errors}"
         # Math: every page whose HTML holds TeX must have it typeset by MathJax.
         if re.search(r'class="math|\\\(', source):
-            page.wait_for_selector("mjx-container", timeout=20_000)
+            page.wait_for_selector("mjx-container", state="attached")
             assert page.locator("mjx-container").count() > 0
             assert page.locator("mjx-merror").count() == 0, f"MathJax errors on {page_path}"
         # Widgets: a page that embeds widget state renders the widgets (vendored manager).
         if "application/vnd.jupyter.widget-view+json" in source:
-            page.wait_for_selector(".jupyter-widgets", timeout=20_000)
+            page.wait_for_selector(".jupyter-widgets", state="attached")
             assert page.locator(".jupyter-widgets").count() > 0, f"widgets not rendered on {page_path}"
         # Figures: every image element has loaded and has a size.
         n_img = page.locator("article img").count()
