@@ -87,3 +87,19 @@ def test_bad_input_is_explained(tmp_path):
         bench.ToyGanSettings(steps=0)
     with pytest.raises(FileNotFoundError, match="python -m genmodels.bench"):
         bench.load_results(tmp_path / "missing.json")
+
+
+def test_vae_section_structure():
+    from genmodels import data
+
+    try:
+        data.load_fashion_mnist("test", download=False)
+    except data.DatasetError:
+        pytest.skip("Fashion-MNIST is not available offline here")
+    section = bench.run_vae_bench(epochs=1, n_train=256, n_test=128, batch_size=64,
+                                  device=torch.device("cpu"), log=None)
+    assert section["n_train"] == 256 and section["n_test"] == 128
+    assert section["seconds_per_epoch"] > 0
+    # A Bernoulli ELBO is a log-likelihood bound: negative, and finite.
+    assert math.isfinite(section["test_elbo"]) and section["test_elbo"] < 0
+    assert "MLPVAE" in bench.format_vae_table(section)

@@ -477,12 +477,14 @@ def run_vae_bench(
     n_test: int | None = None,
     device: torch.device | None = None,
     log: Callable[[str], None] | None = print,
+    n_train: int | None = None,
 ) -> dict[str, Any]:
     """Seconds per epoch and test ELBO of an MLP VAE (Bernoulli likelihood) on Fashion-MNIST.
 
     Trains :class:`genmodels.vae.MLPVAE` with a Bernoulli likelihood on the grey levels in
     [0, 1] (the usual practice), with Adam, for ``epochs`` epochs; the test ELBO is the
     mean over the test split (or its first ``n_test`` images) of a one-sample ELBO.
+    ``n_train`` keeps only the first training images (for smoke tests).
     Returns ``{"epochs", "seconds_per_epoch", "test_elbo", "train_loss_last", ...}``.
     """
     from genmodels import data, vae
@@ -494,6 +496,8 @@ def run_vae_bench(
     test = data.to_float_images(data.load_fashion_mnist("test").images).to(device)
     if n_test is not None:
         test = test[:n_test]
+    if n_train is not None:
+        train = train[:n_train]
     model = vae.MLPVAE(latent_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 
@@ -528,6 +532,7 @@ def run_vae_bench(
         "seconds_per_epoch": statistics.fmean(epoch_times),
         "train_loss_last": history.last("loss"),
         "test_elbo": torch.cat(elbos).mean().item(),
+        "n_train": int(train.shape[0]),
         "n_test": int(test.shape[0]),
     }
 
