@@ -52,7 +52,7 @@ def discriminator_accuracy(
     ``(accuracy_real, accuracy_fake)``, each in [0, 1]; no host synchronisation.
 
     Shapes: ``real_logits [B_real]``, ``fake_logits [B_fake]`` → two 0-d tensors.
-    Book: chapter 8, "Reading the training curves" (the classifier view of eq-d-step).
+    Book: eq-discriminator-accuracy (chapter 8).
     """
     _check_logits("real_logits", real_logits)
     _check_logits("fake_logits", fake_logits)
@@ -85,6 +85,8 @@ def with_discriminator_accuracy(
         G, D: the generator and the discriminator the step trains (D returns logits).
         latent_dim: the dimension of z.
         generator: the source of the fresh noise (seeded runs stay reproducible).
+
+    Book: eq-discriminator-accuracy (chapter 8).
     """
     if not callable(step):
         raise TypeError(f"step must be a function step(real) -> dict, got {type(step).__name__}.")
@@ -115,6 +117,7 @@ class SampleRecorder:
             current mode (then a batch-normalised G normalises over the n fixed codes).
 
     Snapshots stay on the device until :meth:`images` copies them (once) to the CPU.
+    Book: chapter 8, "Samples over time".
     """
 
     def __init__(self, G: nn.Module, z: torch.Tensor, every: int, eval_mode: bool = True) -> None:
