@@ -1,0 +1,165 @@
+"""Comparing generative models: class coverage of samples and the cost to train and sample.
+
+* :func:`class_coverage` — how a classifier spreads a model's samples over the K classes:
+  the class histogram, the classes covered and the KL divergence of the histogram to the
+  uniform distribution (Book: eq-class-kl-to-uniform, chapter 10).
+* :class:`Stopwatch` — wall-clock and CPU time of a block of code, synchronising an
+  accelerator before reading the clock.
+* :func:`ms_per_1000_samples` — the measured cost to sample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+import torch
+
+__all__ = [
+    "ClassCoverage",
+    "Stopwatch",
+    "class_coverage",
+    "class_histogram",
+    "kl_to_uniform",
+    "ms_per_1000_samples",
+]
+
+
+def class_histogram(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Share of each class among predicted labels ``predicted`` ``[n]`` (int64) → ``[K]`` float64.
+
+    The shares sum to 1. Book: eq-class-kl-to-uniform (chapter 10).
+    """
+    if not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}.")
+    if not isinstance(predicted, torch.Tensor) or predicted.ndim != 1 or predicted.dtype != torch.int64:
+        what = (f"shape {tuple(predicted.shape)}, dtype {predicted.dtype}"
+                if isinstance(predicted, torch.Tensor) else type(predicted).__name__)
+        raise ValueError(
+            f"predicted must be a 1-d int64 tensor of class indices [n], got {what}; use "
+            "probs.argmax(dim=1) on a classifier's probabilities [n, K]."
+        )
+    if predicted.numel() == 0:
+        raise ValueError("predicted is empty: pass the labels of at least one sample.")
+    if int(predicted.min()) < 0 or int(predicted.max()) >= n_classes:
+        raise ValueError(
+            f"class indices must lie in 0..{n_classes - 1}, got values in "
+            f"{int(predicted.min())}..{int(predicted.max())}; is n_classes right?"
+        )
+    counts = torch.bincount(predicted.detach().cpu(), minlength=n_classes)
+    return counts.double() / predicted.numel()
+
+
+def kl_to_uniform(shares: torch.Tensor) -> float:
+    """KL(p ‖ uniform) = Σ_k p_k log(K p_k) = log K − H(p), in nats, of shares ``[K]``.
+
+    0 when every class has share 1/K, log K when all samples fall in one class; empty
+    classes contribute 0 (0 log 0 = 0). Book: eq-class-kl-to-uniform (chapter 10).
+    """
+    if not isinstance(shares, torch.Tensor) or shares.ndim != 1:
+        raise ValueError(f"shares must be a 1-d tensor [K], got {type(shares).__name__}.")
+    p = shares.detach().to("cpu", torch.float64)
+    if torch.any(p < 0) or abs(float(p.sum()) - 1.0) > 1e-6:
+        raise ValueError("shares must be non-negative and sum to 1 (a class histogram).")
+    k = p.numel()
+    return float((torch.xlogy(p, p) + p * math.log(k)).sum())
+
+
+@dataclass(frozen=True)
+class ClassCoverage:
+    """How samples spread over the classes (see :func:`class_coverage`).
+
+    Attributes:
+        shares: share of the samples assigned to each class, ``[K]`` float64 (sums to 1).
+        covered: number of classes whose share is at least ``min_share``.
+        kl_to_uniform: KL(shares ‖ uniform) in nats; 0 is perfectly balanced, log K is one class.
+        min_share: the threshold used for ``covered``.
+    """
+
+    shares: torch.Tensor
+    covered: int
+    kl_to_uniform: float
+    min_share: float
+
+    def __str__(self) -> str:
+        return (f"{self.covered}/{self.shares.numel()} classes covered (share ≥ {self.min_share:.0%}), "
+                f"KL to uniform {self.kl_to_uniform:.3f} nats")
+
+
+def class_coverage(probs: torch.Tensor, min_share: float = 0.01) -> ClassCoverage:
+    """Class coverage of samples from a classifier's probabilities ``probs`` ``[n, K]``.
+
+    Each sample is assigned its most probable class; a class is *covered* when at least
+    ``min_share`` of the samples are assigned to it (default 1 %, a tenth of the uniform
+    share for K = 10, so that a handful of ambiguous samples do not count as a mode).
+    Book: eq-class-kl-to-uniform (chapter 10).
+    """
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
+        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
+        raise ValueError(f"probs must be a tensor [n, K] of class probabilities, got {shape}.")
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must lie in (0, 1], got {min_share!r}.")
+    shares = class_histogram(probs.argmax(dim=1), probs.shape[1])
+    covered = int((shares >= min_share).sum())
+    return ClassCoverage(shares, covered, kl_to_uniform(shares), min_share)
+
+
+def _synchronize(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device is not None and device.type == "mps":
+        torch.mps.synchronize()
+
+
+class Stopwatch:
+    """Measure wall-clock and CPU seconds of a ``with`` block.
+
+    ``with Stopwatch(device) as watch: ...`` then ``watch.wall`` and ``watch.cpu``.
+    On CUDA/MPS the device is synchronised at both ends, so queued kernels are counted.
+    ``cpu`` is this process's CPU time (all threads): on a loaded machine ``wall`` grows
+    while ``cpu`` stays close to the work done.
+    """
+
+    def __init__(self, device: torch.device | None = None) -> None:
+        self.device = device
+        self.wall = float("nan")
+        self.cpu = float("nan")
+
+    def __enter__(self) -> Stopwatch:
+        _synchronize(self.device)
+        self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        _synchronize(self.device)
+        self.wall = time.perf_counter() - self._wall0
+        self.cpu = time.process_time() - self._cpu0
+
+
+def ms_per_1000_samples(
+    sample: Callable[[int], torch.Tensor], n: int = 1000, repeats: int = 3,
+    device: torch.device | None = None,
+) -> float:
+    """Median wall-clock milliseconds that ``sample(n)`` takes, scaled to 1000 samples.
+
+    ``sample(n)`` must return ``n`` samples; it is called once to warm up, then
+    ``repeats`` times under :class:`Stopwatch` (with ``torch.no_grad()``).
+    """
+    if not isinstance(n, int) or n < 1 or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"n and repeats must be positive ints, got n={n!r}, repeats={repeats!r}.")
+    with torch.no_grad():
+        out = sample(n)
+        if not isinstance(out, torch.Tensor) or out.shape[0] != n:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"sample(n) must return a tensor with n = {n} rows, got {got}.")
+        times = []
+        for _ in range(repeats):
+            with Stopwatch(device) as watch:
+                sample(n)
+            times.append(watch.wall)
+    times.sort()
+    return 1000.0 * times[len(times) // 2] * 1000.0 / n
