@@ -150,7 +150,7 @@ def gaussian_frechet_distance(
     Numerically stable form: Σ_a^{½} by ``eigh``, then the trace term as the sum of the
     square roots of the (clamped, non-negative) eigenvalues of the *symmetric* PSD matrix
     Σ_a^{½} Σ_b Σ_a^{½}; this equals tr((Σ_a Σ_b)^{½}) without a non-symmetric ``sqrtm``.
-    Computed in float64. Shapes: ``mu [F]``, ``cov [F, F]``.
+    Computed in float64. Shapes: ``mu [F]``, ``cov [F, F]``. Book: eq-frechet-distance (chapter 8).
     """
     mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
     cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
