@@ -45,6 +45,7 @@ system-deps:
 	fi
 
 book: setup student classifier
+	$(BIN)/python tools/execute_notebooks.py
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "website: _build/html/index.html"
 
