@@ -208,3 +208,19 @@ def test_written_solutions_do_not_paste_the_code(path, exercise):
         line = line.strip()
         if len(line) > 20 and not line.startswith("#"):
             assert line not in markdown, f"solution code pasted into the text: {line!r}"
+
+
+def test_with_accelerator_copies_moves_tensors_and_labels_the_copy():
+    from genmodels.exercises import with_accelerator_copies
+
+    x = torch.arange(3.0)
+    cases = [("three points", x, 0.5), ("other", x, 1.0)]
+    out = with_accelerator_copies(cases, index=1, devices=[torch.device("cpu")])
+    assert out is cases and len(cases) == 3
+    label, moved, scalar = cases[2]
+    assert label == "other, on cpu" and scalar == 1.0 and torch.equal(moved, x)
+    # float64 cases are not copied to Apple MPS (no float64 there); nothing is moved.
+    cases64 = [("float64", x.double())]
+    assert len(with_accelerator_copies(cases64, devices=[torch.device("mps")])) == 1
+    # With no accelerator (this machine), nothing is added.
+    assert len(with_accelerator_copies([("a", x)], devices=[])) == 1

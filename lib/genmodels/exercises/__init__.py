@@ -18,6 +18,14 @@ from genmodels.exercises._core import (
     Mistake,
     NotAttempted,
     devices_to_check,
+    with_accelerator_copies,
 )
 
-__all__ = ["Exercise", "ExerciseError", "Mistake", "NotAttempted", "devices_to_check"]
+__all__ = [
+    "Exercise",
+    "ExerciseError",
+    "Mistake",
+    "NotAttempted",
+    "devices_to_check",
+    "with_accelerator_copies",
+]

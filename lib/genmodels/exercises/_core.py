@@ -67,6 +67,26 @@ def devices_to_check() -> list[torch.device]:
     return devices
 
 
+def with_accelerator_copies(
+    cases: list[tuple], index: int = 0, devices: list[torch.device] | None = None
+) -> list[tuple]:
+    """Append, for each accelerator, a copy of ``cases[index]`` with its tensors moved there.
+
+    A case is ``(label, *arguments)``; tensors are moved with ``.to(device)``, other
+    arguments are kept, and the label gains ``", on <device>"``. ``devices`` defaults to the
+    accelerators of :func:`devices_to_check` (none on a CPU-only machine). A case holding
+    float64 tensors is not copied to Apple MPS, which has no float64. Returns ``cases``.
+    """
+    label, *arguments = cases[index]
+    for device in devices_to_check()[1:] if devices is None else devices:
+        tensors = [a for a in arguments if isinstance(a, torch.Tensor)]
+        if device.type == "mps" and any(t.dtype == torch.float64 for t in tensors):
+            continue
+        moved = [a.to(device) if isinstance(a, torch.Tensor) else a for a in arguments]
+        cases.append((f"{label}, on {device}", *moved))
+    return cases
+
+
 def _clone(value: Any) -> Any:
     return value.clone() if isinstance(value, torch.Tensor) else value
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from scipy.stats import chi2
 
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, devices_to_check, with_accelerator_copies
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 
 # --- Exercise 1.1 ----------------------------------------------------------------------
@@ -113,9 +113,7 @@ def check_mixture_log_density(mixture_log_density: Callable[..., torch.Tensor]) 
     generator = torch.Generator().manual_seed(0)
     with Exercise("1.1", "mixture_log_density") as ex:
         cases = _log_density_cases(generator)
-        for device in devices_to_check()[1:]:
-            label, x, c, s = cases[0]
-            cases.append((f"{label}, on {device}", x.to(device), c.to(device), s))
+        with_accelerator_copies(cases)
         for label, x, centres, std in cases:
             expected = IsotropicMixture2D(centres, std).log_prob(x)
             got = ex.call(mixture_log_density, x, centres, std)

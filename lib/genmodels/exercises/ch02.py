@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
 from genmodels.lvm import PPCA, GaussianMixture
 
 # --- Exercise 2.1 ----------------------------------------------------------------------
@@ -67,10 +67,7 @@ def check_gmm_responsibilities(gmm_responsibilities: Callable[..., torch.Tensor]
         weights = weights / weights.sum()
         x = torch.randn(n, d, generator=g, dtype=torch.float64) * 2 + shift
         cases.append((label, x, weights, means, covs))
-    for device in devices_to_check()[1:]:
-        label, *tensors = cases[0]
-        if device.type != "mps":  # float64 is unavailable on MPS
-            cases.append((f"{label}, on {device}", *(t.to(device) for t in tensors)))
+    with_accelerator_copies(cases)
     with Exercise("2.1", "gmm_responsibilities") as ex:
         for label, x, w, m, c in cases:
             expected = GaussianMixture(w, m, c).responsibilities(x)

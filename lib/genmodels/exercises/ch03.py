@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, devices_to_check, with_accelerator_copies
 from genmodels.gibbs import autocorrelation
 from genmodels.rbm import BernoulliRBM
 
@@ -279,9 +279,7 @@ def check_rbm_free_energy(rbm_free_energy: Callable[..., torch.Tensor]) -> None:
         b = torch.randn(d, generator=g)
         c = torch.randn(h, generator=g)
         cases.append((label, v, W, b, c))
-    for device in devices_to_check()[1:]:
-        label, v, W, b, c = cases[0]
-        cases.append((f"{label}, on {device}", v.to(device), W.to(device), b.to(device), c.to(device)))
+    with_accelerator_copies(cases)
     with Exercise("3.3", "rbm_free_energy") as ex:
         for label, v, W, b, c in cases:
             rbm = BernoulliRBM(W.shape[0], W.shape[1]).to(v.device)

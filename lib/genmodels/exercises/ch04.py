@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, devices_to_check, with_accelerator_copies
 
 # --- shared test inputs ------------------------------------------------------------------
 
@@ -104,9 +104,7 @@ def check_gaussian_kl_to_standard_normal(gaussian_kl_to_standard_normal: Callabl
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(0)
     cases = _gaussian_cases(generator)
-    for device in devices_to_check()[1:]:
-        label, m, s = cases[0]
-        cases.append((f"{label}, on {device}", m.to(device), s.to(device)))
+    with_accelerator_copies(cases)
     with Exercise("4.1", "gaussian_kl_to_standard_normal") as ex:
         for label, mean, cov in cases:
             expected = reference_gaussian_kl(mean, cov)
@@ -289,7 +287,7 @@ def check_off_data_share(off_data_share: Callable[..., torch.Tensor]) -> None:
         ("more samples than encodings", torch.randn(50, 2, generator=g), torch.randn(5, 2, generator=g), 0.8),
     ]
     cases.append(("1-D by hand: encodings at 0, 1, 5; radius 0.5", torch.tensor([[0.2], [3.0], [4.9], [-2.0], [1.4]]), line, 0.5))
-    cases += [(f"{cases[1][0]}, on {d}", cases[1][1].to(d), cases[1][2].to(d), cases[1][3]) for d in devices_to_check()[1:]]
+    with_accelerator_copies(cases, index=1)
     with Exercise("4.3", "off_data_share") as ex:
         for label, samples, encodings, radius in cases:
             expected = reference_off_data_share(samples, encodings, radius)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 
 from genmodels import vae
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
 from genmodels.exercises._diagnose import shape_message
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -97,9 +97,7 @@ def check_kl_closed_form(kl_closed_form: Callable[..., torch.Tensor]) -> None:
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(5)
     cases = _kl_cases(g)
-    for device in devices_to_check()[1:]:
-        label, mu, lv = cases[0]
-        cases.append((f"{label}, on {device}", mu.to(device), lv.to(device)))
+    with_accelerator_copies(cases)
     with Exercise("5.1", "kl_closed_form") as ex:
         for label, mu, logvar in cases:
             expected = vae.kl_to_standard_normal(mu, logvar)
@@ -301,9 +299,7 @@ def check_gaussian_vae_loss(gaussian_vae_loss: Callable[..., torch.Tensor]) -> N
         mu = torch.randn(b, dlat, generator=g)
         logvar = torch.randn(b, dlat, generator=g)
         cases.append((f"B = {b}, D = {dlat}, sigma = {sigma}", x, x_rec, mu, logvar, sigma))
-    for device in devices_to_check()[1:]:
-        label, *tensors, sigma = cases[0]
-        cases.append((f"{label}, on {device}", *[t.to(device) for t in tensors], sigma))
+    with_accelerator_copies(cases)
     with Exercise("5.3", "gaussian_vae_loss") as ex:
         for label, x, x_rec, mu, logvar, sigma in cases:
             args = (x, x_rec, mu, logvar, sigma)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from genmodels.evaluation import kl_per_dimension, unit_activity
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
 
 
 def _require_per_dimension(ex: Exercise, got: object, n: int, d: int, case: str) -> None:
@@ -41,9 +41,7 @@ def _latent_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor, t
     ]
     mu, logvar = cases[1][1:]
     cases.append(("N = 7 images, D = 3, float64", mu.double(), logvar.double()))
-    for device in devices_to_check()[1:]:
-        label, mu, logvar = cases[0]
-        cases.append((f"{label}, on {device}", mu.to(device), logvar.to(device)))
+    with_accelerator_copies(cases)
     return cases
 
 
@@ -232,9 +230,7 @@ def _iwae_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor]]:
         ("k = 5, B = 3, moderate log-weights", torch.randn(5, 3, generator=generator)),
     ]
     cases.append(("k = 10, B = 4, float64", cases[0][1].double()))
-    for device in devices_to_check()[1:]:
-        label, lw = cases[0]
-        cases.append((f"{label}, on {device}", lw.to(device)))
+    with_accelerator_copies(cases)
     return cases
 
 

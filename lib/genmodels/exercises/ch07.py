@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from genmodels import gan
-from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
 
 _UNSTABLE = (
     "log(sigmoid(l)) is not stable: for a large |l| sigmoid rounds to exactly 0 or 1 and "
@@ -37,13 +37,6 @@ def _logit_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor, to
          torch.tensor([100.0, -100.0, 30.0]), torch.tensor([-100.0, 100.0, -40.0, 0.0])),
         ("one real and one fake logit", torch.tensor([0.3]), torch.tensor([-1.2])),
     ]
-
-
-def _with_devices(cases: list) -> list:
-    for device in devices_to_check()[1:]:
-        label, *tensors = cases[0]
-        cases.append((f"{label}, on {device}", *(t.to(device) for t in tensors)))
-    return cases
 
 
 # --- Exercise 7.1 ----------------------------------------------------------------------
@@ -108,7 +101,7 @@ def check_discriminator_bce(discriminator_bce: Callable[..., torch.Tensor]) -> N
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(0)
     with Exercise("7.1", "discriminator_bce") as ex:
-        for label, real, fake in _with_devices(_logit_cases(generator)):
+        for label, real, fake in with_accelerator_copies(_logit_cases(generator)):
             expected = gan.discriminator_loss(real, fake)
             got = ex.call(discriminator_bce, real, fake)
             ex.compare(
@@ -161,7 +154,7 @@ def check_generator_loss_flip_labels(generator_loss_flip_labels: Callable[..., t
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(1)
-    cases = [(label, fake) for label, _, fake in _with_devices(_logit_cases(generator))]
+    cases = [(label, fake) for label, _, fake in with_accelerator_copies(_logit_cases(generator))]
     with Exercise("7.2", "generator_loss_flip_labels") as ex:
         for label, fake in cases:
             expected = gan.generator_loss_non_saturating(fake)
@@ -259,7 +252,7 @@ def check_jensen_shannon_divergence(jensen_shannon_divergence: Callable[..., tor
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(2)
     with Exercise("7.3", "jensen_shannon_divergence") as ex:
-        for label, p, q in _with_devices(_jsd_cases(generator)):
+        for label, p, q in with_accelerator_copies(_jsd_cases(generator)):
             expected = gan.jensen_shannon(p, q)
             got = ex.call(jensen_shannon_divergence, p, q)
             ex.compare(
