@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from genmodels import classifier, data
@@ -57,6 +59,29 @@ def test_features_and_probs_shapes_and_normalisation():
     torch.testing.assert_close(clf.features(x, batch_size=100), feats)
     assert not probs.requires_grad and clf.predict(x).shape == (7,)
     assert clf.features(torch.empty(0, 1, 28, 28)).shape == (0, 128)
+
+
+def test_cpu_evaluation_matches_a_float64_reference_in_the_default_layout():
+    # On a CPU the classifier evaluates in channels-last layout (float32); the reference is
+    # the same network run layer by layer in float64 and the default NCHW layout.
+    torch.manual_seed(0)
+    clf = FashionClassifier()
+    for block in clf.body[:2]:  # batch-norm statistics far from the identity
+        block[1].running_mean.uniform_(-0.5, 0.5)
+        block[1].running_var.uniform_(0.5, 2.0)
+    clf.eval()
+    reference = copy.deepcopy(clf).double()
+    x = torch.rand(700, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = reference.body((x.double() - 0.2860) / 0.3530)
+    got = clf.features(x)  # two chunks of the default batch size
+    assert got.dtype == torch.float32 and got.is_contiguous()
+    torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(clf.probs(x), torch.softmax(reference.head(expected), 1).float(),
+                               rtol=1e-5, atol=1e-6)
+    assert clf.body[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        clf.features(x, batch_size=0)
 
 
 def test_features_use_eval_mode_and_restore_the_training_flag():

@@ -226,3 +226,60 @@ def test_classifier_frechet_distance_equals_feature_distance() -> None:
     assert 1 <= metrics.classifier_inception_score(a, clf, batch_size=64) <= 3
     with pytest.raises(ValueError, match="to_float_images"):
         metrics.classifier_frechet_distance(torch.zeros(3, 28, 28, dtype=torch.uint8), b, clf)
+
+
+class _CountingPixelStats(_PixelStats):
+    """The stand-in classifier, counting how many images it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        self.embedded += x.shape[0]
+        return super().features(x)
+
+
+def test_gaussian_fit_matches_numpy_mean_and_covariance() -> None:
+    g = torch.Generator().manual_seed(4)
+    feats = torch.randn(300, 5, generator=g, dtype=torch.float32) * torch.arange(1, 6) + 2
+    mean, cov = metrics.gaussian_fit(feats)
+    x = feats.double().numpy()
+    assert mean.dtype == cov.dtype == torch.float64 and cov.shape == (5, 5)
+    np.testing.assert_allclose(mean.numpy(), x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(cov.numpy(), np.cov(x, rowvar=False, ddof=1), rtol=1e-10)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.gaussian_fit(torch.randn(1, 5))
+
+
+def test_frechet_reference_embeds_the_reference_once_and_matches_scipy() -> None:
+    torch.manual_seed(0)
+    clf = _CountingPixelStats()
+    reference = torch.rand(400, 1, 28, 28)
+    fd_to_reference = metrics.FrechetReference(reference, clf, batch_size=128)
+    assert clf.embedded == 400 and fd_to_reference.n == 400
+    sets = [torch.rand(300, 1, 28, 28) ** p for p in (1.0, 2.0, 0.5)]
+    got = [fd_to_reference(images) for images in sets]
+    assert clf.embedded == 400 + 3 * 300  # the reference is not embedded again
+    for images, value in zip(sets, got, strict=True):
+        # Independent reference: numpy fits and the FID formula with scipy's sqrtm.
+        fa = images.mean(dim=(1, 3)).double().numpy()
+        fb = reference.mean(dim=(1, 3)).double().numpy()
+        expected = _frechet_scipy(fa.mean(0), np.cov(fa, rowvar=False), fb.mean(0), np.cov(fb, rowvar=False))
+        assert value == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        # And the same number, bit for bit, as the one-off function it replaces.
+        assert value == metrics.classifier_frechet_distance(images, reference, clf, batch_size=128)
+    assert got[0] < got[1] and got[0] < got[2]  # same distribution as the reference: closest
+
+
+def test_frechet_reference_rejects_bad_input() -> None:
+    clf = _PixelStats()
+    with pytest.raises(ValueError, match="to_float_images"):
+        metrics.FrechetReference(torch.zeros(3, 28, 28, dtype=torch.uint8), clf)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        metrics.FrechetReference(torch.rand(4, 1, 28, 28), clf, batch_size=0)
+    fd = metrics.FrechetReference(torch.rand(10, 1, 28, 28), clf)
+    with pytest.raises(ValueError, match=r"images must be float images \[N, 1, 28, 28\]"):
+        fd(torch.rand(10, 784))
+    with pytest.raises(ValueError, match="at least 2"):
+        fd(torch.rand(1, 1, 28, 28))

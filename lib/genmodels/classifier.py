@@ -63,6 +63,16 @@ def _check_images(x: Any) -> torch.Tensor:
     return x
 
 
+def _evaluation_layout(device: torch.device) -> torch.memory_format | None:
+    """The memory layout in which :class:`FashionClassifier` evaluates images on ``device``.
+
+    On a CPU, oneDNN's convolutions, batch normalisation and max-pooling run about twice as
+    fast on channels-last (NHWC) tensors as on the default NCHW ones, for the same result
+    up to float rounding (~1e-6 relative). Elsewhere the default layout is kept.
+    """
+    return torch.channels_last if device.type == "cpu" else None
+
+
 class FashionClassifier(nn.Module):
     """Two conv blocks (conv 3×3, batch norm, ReLU, 2×2 max-pool) and a 2-layer head.
 
@@ -121,10 +131,18 @@ class FashionClassifier(nn.Module):
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, fn, out_dim: int, batch_size: int) -> torch.Tensor:
         x = _check_images(x)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        layout = _evaluation_layout(self.device)
+        if layout is not None:
+            self.to(memory_format=layout)  # a no-op after the first evaluation
         was_training = self.training
         self.eval()
         try:
-            out = [fn(x[i : i + batch_size].to(self.device)) for i in range(0, len(x), batch_size)]
+            out = [
+                fn(x[i : i + batch_size].to(self.device, memory_format=layout or torch.preserve_format))
+                for i in range(0, len(x), batch_size)
+            ]
         finally:
             self.train(was_training)
         return torch.cat(out) if out else torch.empty(0, out_dim, device=self.device)
@@ -132,22 +150,24 @@ class FashionClassifier(nn.Module):
     def _probs(self, x: torch.Tensor) -> torch.Tensor:
         return F.softmax(self.head(self._features(x)), dim=1)
 
-    def features(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    def features(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """Penultimate-layer features ``[N, feature_dim]`` (for a Fréchet distance).
 
         Evaluation only: computed without gradients, in eval mode, in chunks of
-        ``batch_size`` images; ``x`` is moved to the model's device.
+        ``batch_size`` images (500 keeps a chunk's activations in a CPU's cache); ``x`` is
+        moved to the model's device. On a CPU the network runs in channels-last layout
+        (see :func:`_evaluation_layout`), and its weights stay in that layout afterwards.
         """
         return self._evaluate(x, self._features, self.feature_dim, batch_size)
 
-    def probs(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    def probs(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """Class probabilities ``[N, 10]`` (softmax of the logits; rows sum to 1).
 
         Evaluation only, like :meth:`features`.
         """
         return self._evaluate(x, self._probs, 10, batch_size)
 
-    def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """The most probable class ``[N]`` (int64) of each image."""
         return self.probs(x, batch_size).argmax(dim=1)
 

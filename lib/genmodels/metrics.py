@@ -180,10 +180,17 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
             f"feature dimensions differ: {feats_a.shape[1]} vs {feats_b.shape[1]}; use the "
             "same feature extractor for both sets."
         )
-    a = feats_a.detach().to("cpu", torch.float64)
-    b = feats_b.detach().to("cpu", torch.float64)
-    return gaussian_frechet_distance(a.mean(0), torch.cov(a.T).reshape(a.shape[1], -1),
-                                     b.mean(0), torch.cov(b.T).reshape(b.shape[1], -1))
+    return gaussian_frechet_distance(*gaussian_fit(feats_a), *gaussian_fit(feats_b))
+
+
+def gaussian_fit(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``[F]`` and unbiased covariance ``[F, F]`` of features ``[n, F]``, float64 on the CPU.
+
+    The Gaussian that :func:`frechet_distance` fits to each feature set (n >= 2 rows).
+    """
+    _check_features("feats", feats)
+    x = feats.detach().to("cpu", torch.float64)
+    return x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1)
 
 
 def inception_score(probs: torch.Tensor) -> float:
@@ -261,6 +268,58 @@ def classifier_frechet_distance(
     fa = _batched(classifier.features, images_a, batch_size, device)
     fb = _batched(classifier.features, images_b, batch_size, device)
     return frechet_distance(fa, fb)
+
+
+class FrechetReference:
+    """A reference image set for the classifier-based Fréchet distance, embedded once.
+
+    ``fd_to_test = FrechetReference(x_test[:5000], classifier)`` computes the classifier's
+    features of the reference images and their Gaussian fit once and keeps them in
+    memory; ``fd_to_test(images)`` then embeds only ``images``. It returns exactly
+    ``classifier_frechet_distance(images, reference_images, classifier)`` — same batches,
+    same float64 fit, same argument order — so it changes no number, only the cost of
+    scoring many image sets against the same test images (a training curve, a table of
+    models).
+
+    Args:
+        images: float reference images ``[N, 1, 28, 28]`` in [0, 1] (N >= 2).
+        classifier: an object with ``.features(x) -> [N, F]``, e.g.
+            ``genmodels.classifier.load_fashion_classifier()``.
+        batch_size: images embedded at a time.
+
+    Attributes:
+        n: the number of reference images.
+        mean, cov: the Gaussian fit of their features, ``[F]`` and ``[F, F]`` (float64, CPU).
+
+    Book: eq-frechet-distance (chapter 8).
+    """
+
+    def __init__(
+        self, images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
+    ) -> None:
+        _check_images("images", images)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        self.classifier = classifier
+        self.batch_size = batch_size
+        self.n = int(images.shape[0])
+        self._device = _classifier_device(classifier)
+        self.mean, self.cov = gaussian_fit(self.features_of(images))
+
+    def features_of(self, images: torch.Tensor) -> torch.Tensor:
+        """The classifier's features ``[N, F]`` (CPU) of float images ``[N, 1, 28, 28]``."""
+        _check_images("images", images)
+        return _batched(self.classifier.features, images, self.batch_size, self._device)
+
+    def __call__(self, images: torch.Tensor) -> float:
+        """Fréchet distance (eq-frechet-distance) of ``images [M, 1, 28, 28]`` to the reference."""
+        feats = self.features_of(images)
+        if feats.shape[1] != self.mean.shape[0]:
+            raise ValueError(
+                f"feature dimensions differ: {feats.shape[1]} vs {self.mean.shape[0]} of the "
+                "reference; score with the classifier the reference was built with."
+            )
+        return gaussian_frechet_distance(*gaussian_fit(feats), self.mean, self.cov)
 
 
 def classifier_inception_score(
