@@ -75,7 +75,8 @@ vendor:
 	bash tools/vendor_assets.sh
 
 bench: $(STAMP)
-	$(BIN)/python -m genmodels.bench
+	$(MAKE) --no-print-directory classifier
+	GENMODELS_PROGRESS=0 $(BIN)/python -m genmodels.bench $(BENCH_ARGS)
 
 freeze: $(STAMP)
 	@{ sed -n '1,3p' requirements.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^genmodels' \
