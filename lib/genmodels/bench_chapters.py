@@ -836,11 +836,16 @@ def _comparison(s: ComparisonSettings, seed: int, device: torch.device, log: Log
 
     rbm_steps = s.gibbs_steps[-1]
     n = s.n_eval
+
+    def binary_draw(probs: torch.Tensor) -> torch.Tensor:
+        # the chapter's torch.bernoulli(probs, generator=generator), drawn where the (CPU)
+        # generator lives so that it also runs on an accelerator; identical on a CPU
+        return torch.bernoulli(probs.to(generator.device), generator=generator).to(probs.device)
+
     with torch.no_grad():
         samples = {
-            "VAE": torch.bernoulli(vae_model.sample(n, generator=generator), generator=generator),
-            "GAN": torch.bernoulli(G(gan.sample_latent(n, s.latent_dim, device, generator)),
-                                   generator=generator),
+            "VAE": binary_draw(vae_model.sample(n, generator=generator)),
+            "GAN": binary_draw(G(gan.sample_latent(n, s.latent_dim, device, generator))),
             "RBM": gibbs_states[rbm_steps],
         }
         means = {
