@@ -21,8 +21,9 @@ comparison VAE vs GAN vs RBM: FD, classes, likelihood, cost 10
 Reproducing a chapter: a chapter seeds once (``seed_everything(0)``) and then draws from
 one generator cell after cell. Where a chapter's number comes from models created by
 dedicated generators or trained first after seeding (the RBMs of chapter 3, the models of
-chapters 6, 8 and 10), the section repeats the same draws and reproduces the number up to
-the non-determinism of multi-threaded floating-point sums. Where a chapter draws from a
+chapters 6, 8 and 10), the section repeats the same draws and reproduces the number on the
+same kind of device with the same number of threads (verified at reduced budgets for
+chapters 3, 6, 8 and 10: identical to every printed digit). Where a chapter draws from a
 generator already used by earlier cells (the Gibbs table of chapter 3, the evaluation
 draws of chapter 6), the bench uses a fresh generator: the numbers then agree within
 Monte-Carlo error, not digit for digit; each section says which holds in ``reproduces``.
@@ -962,12 +963,6 @@ class Table(NamedTuple):
     caption: str
     header: list[str]
     rows: list[list[str]]
-
-
-def _num(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.{digits}f}"
 
 
 def _pm(mean: float, se: float | None, digits: int = 2) -> str:
