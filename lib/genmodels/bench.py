@@ -468,81 +468,17 @@ def format_gan_table(section: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def run_vae_bench(
-    epochs: int = 2,
-    latent_dim: int = 20,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    seed: int = 0,
-    n_test: int | None = None,
-    device: torch.device | None = None,
-    log: Callable[[str], None] | None = print,
-    n_train: int | None = None,
-) -> dict[str, Any]:
-    """Seconds per epoch and test ELBO of an MLP VAE (Bernoulli likelihood) on Fashion-MNIST.
-
-    Trains :class:`genmodels.vae.MLPVAE` with a Bernoulli likelihood on the grey levels in
-    [0, 1] (the usual practice), with Adam, for ``epochs`` epochs; the test ELBO is the
-    mean over the test split (or its first ``n_test`` images) of a one-sample ELBO.
-    ``n_train`` keeps only the first training images (for smoke tests).
-    Returns ``{"epochs", "seconds_per_epoch", "test_elbo", "train_loss_last", ...}``.
-    """
-    from genmodels import data, vae
-    from genmodels.train import minibatches
-
-    device = device if device is not None else pick_device()
-    generator = seed_everything(seed)
-    train = data.to_float_images(data.load_fashion_mnist("train").images).to(device)
-    test = data.to_float_images(data.load_fashion_mnist("test").images).to(device)
-    if n_test is not None:
-        test = test[:n_test]
-    if n_train is not None:
-        train = train[:n_train]
-    model = vae.MLPVAE(latent_dim).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = vae.vae_step_loss(model, x, generator=generator)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        return {k: v.detach() for k, v in terms.items()}
-
-    epoch_times: list[float] = []
-    last = [time.perf_counter()]
-
-    def on_epoch_end(epoch: int, history: Any) -> None:
-        now = time.perf_counter()
-        epoch_times.append(now - last[0])
-        last[0] = now
-        if log is not None:
-            log(f"  vae epoch {epoch}: {epoch_times[-1]:.1f} s, loss {history.last('loss'):.1f}")
-
-    history = fit(step, lambda: minibatches(train, batch_size=batch_size, generator=generator),
-                  epochs=epochs, progress=False, on_epoch_end=on_epoch_end)
-    model.eval()
-    with torch.no_grad():
-        elbos = [vae.elbo_terms(model, x, generator=generator).elbo
-                 for (x,) in minibatches(test, batch_size=1000, shuffle=False)]
-    return {
-        "model": f"MLPVAE(latent_dim={latent_dim}, hidden=(512, 256)), Bernoulli likelihood",
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seconds_per_epoch": statistics.fmean(epoch_times),
-        "train_loss_last": history.last("loss"),
-        "test_elbo": torch.cat(elbos).mean().item(),
-        "n_train": int(train.shape[0]),
-        "n_test": int(test.shape[0]),
-    }
-
-
-def format_vae_table(section: dict[str, Any]) -> str:
-    """The VAE section as two lines of text."""
-    return (f"{section['model']}, {section['epochs']} epochs of batch {section['batch_size']}:\n"
-            f"  {section['seconds_per_epoch']:.1f} s/epoch, test ELBO "
-            f"{section['test_elbo']:.1f} nats/image on {section['n_test']} test images")
-
+# Chapter 6's VAE and the other chapter sections (Gibbs sampling and RBMs of chapter 3, the
+# image GANs of chapter 8, the comparison of chapter 10) live in genmodels.bench_chapters.
+from genmodels.bench_chapters import (  # noqa: E402
+    SECTIONS as CHAPTER_SECTIONS,
+)
+from genmodels.bench_chapters import (  # noqa: E402
+    format_section_text,
+    format_vae_table,
+    run_vae_bench,
+    seeds_of,
+)
 
 # ---------------------------------------------------------------------------
 # The machine, the command line
@@ -560,13 +496,38 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def git_commit() -> dict[str, Any] | None:
+    """The repository's commit and whether tracked files differ from it (None outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=root, capture_output=True, text=True, timeout=30,
+                                check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head, "modified": bool(status.strip())}
+
+
 def machine_info(device: torch.device) -> dict[str, Any]:
-    """What the numbers ran on: CPU model and cores, torch version, device, load."""
+    """What the numbers ran on: CPU model and cores, versions, commit, device, threads, load."""
+    import numpy
+
+    import genmodels
+
+    git = git_commit()
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "genmodels": genmodels.__version__,
+        "git_commit": None if git is None else git["commit"],
+        "git_modified": None if git is None else git["modified"],
         "platform": platform.platform(),
         "device": describe_device(device),
     }
@@ -575,79 +536,142 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
+SECTION_NAMES = ("gan", *CHAPTER_SECTIONS)
+DEFAULT_DATA_DIR = Path("book/data")
+
+
+def _sections(value: str) -> list[str]:
+    """``--only``: a comma-separated list of sections, or "chapters" or "all"."""
+    names: list[str] = []
+    for name in (v.strip() for v in value.split(",") if v.strip()):
+        if name == "all":
+            names += SECTION_NAMES
+        elif name == "chapters":
+            names += CHAPTER_SECTIONS
+        elif name in SECTION_NAMES:
+            names.append(name)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown section {name!r}; expected a comma-separated list of "
+                f"{', '.join(SECTION_NAMES)}, or 'chapters' (all but gan) or 'all'.")
+    return [n for n in SECTION_NAMES if n in names]
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m genmodels.bench",
-        description="GAN mode metrics on the ring and grid (vanilla GAN and remedies, "
-        "several seeds) and VAE epoch time / test ELBO on Fashion-MNIST.",
+        description="Every headline number of the book: GAN mode metrics on the ring and grid "
+        "(chapter 9), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
+        "image GANs (chapter 8) and the comparison of the families (chapter 10). Each section "
+        "writes book/data/bench_<section>.json, which the results appendix renders.",
     )
-    parser.add_argument("--only", choices=("gan", "vae", "all"), default="all",
-                        help="which section to run (default: all).")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds 0..N-1 (default 5).")
+    parser.add_argument("--only", type=_sections, default=list(SECTION_NAMES),
+                        help="comma-separated sections to run: " + ", ".join(SECTION_NAMES)
+                        + "; 'chapters' = all but gan (default: all).")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="GAN section: number of seeds 0..N-1 (default 5).")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="chapter sections: the chapters' seed (default 0, as the book).")
     parser.add_argument("--datasets", default="ring,grid", help="comma-separated: ring,grid.")
     parser.add_argument("--configs", default=",".join(c.name for c in GAN_CONFIGS),
                         help="comma-separated GAN variants (default: all).")
     parser.add_argument("--steps", type=int, default=None, help="training steps per GAN.")
     parser.add_argument("--quick", action="store_true",
-                        help=f"a smoke run: {QUICK_SETTINGS.steps} steps, 1 seed, 1 VAE epoch "
-                        "on 1000 test images.")
+                        help=f"a smoke run: {QUICK_SETTINGS.steps} steps and 1 seed for the GANs, "
+                        "tiny budgets for the chapter sections (numbers that do not reproduce "
+                        "the book; the appendix flags them).")
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker processes for the GAN runs (default 1; use the cores).")
-    parser.add_argument("--vae-epochs", type=int, default=2, help="VAE epochs (default 2).")
+    parser.add_argument("--vae-epochs", type=int, default=None,
+                        help="VAE epochs (default: chapter 6's budget, 4 on a CPU, 30 on a GPU).")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best).")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: 1 for the tiny 2-D GANs).")
+                        help="torch CPU threads (default 1, as the book's build executes the "
+                        "chapters; chapter 10 always uses 1 on a CPU).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"JSON of the GAN section (default {DEFAULT_OUT}); '-': none.")
-    parser.add_argument("--vae-out", type=Path, default=DEFAULT_VAE_OUT,
-                        help=f"JSON of the VAE section (default {DEFAULT_VAE_OUT}); '-': none.")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help=f"where the chapter sections write bench_<section>.json "
+                        f"(default {DEFAULT_DATA_DIR}); '-': none.")
+    parser.add_argument("--vae-out", type=Path, default=None,
+                        help="JSON of the VAE section (default DATA_DIR/bench_vae.json); '-': none.")
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark; print the tables; write the JSON files.
+def _header(argv: Sequence[str] | None, device: torch.device, quick: bool) -> dict[str, Any]:
+    """The fields every benchmark file starts with (the seeds are added per section)."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m genmodels.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine_info(device),
+        "quick": quick,
+    }
 
-    Returns ``{"gan": doc, "vae": doc}`` (the sections that ran), each document being
-    ``{"schema", "created", "command", "machine", "gan" | "vae": section}``.
+
+def _finish(header: dict[str, Any], name: str, section: dict[str, Any]) -> dict[str, Any]:
+    seeds = list(section["seeds"]) if name == "gan" else seeds_of(section)
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    return {**header, "section": name, "seeds": seeds, "load_average_1min_at_end": load,
+            name: section}
+
+
+def _out_path(name: str, args: argparse.Namespace) -> Path:
+    if name == "gan":
+        return args.out
+    if name == "vae" and args.vae_out is not None:
+        return args.vae_out
+    if str(args.data_dir) == "-":
+        return Path("-")
+    return args.data_dir / f"bench_{name}.json"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; print the tables; write one JSON file per section.
+
+    Returns ``{section: doc}`` for the sections that ran, each document being
+    ``{"schema", "created", "command", "machine", "quick", "section", "seeds",
+    "load_average_1min_at_end", section: {...}}``.
     """
     args = _parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1.")
     device = pick_device(args.device)
-    default_threads = torch.get_num_threads()
-    settings = {d: replace(QUICK_SETTINGS, latent_dim=s.latent_dim) if args.quick else s
-                for d, s in DEFAULT_SETTINGS.items()}
-    if args.steps is not None:
-        settings = {d: replace(s, steps=args.steps) for d, s in settings.items()}
-    seeds = range(1 if args.quick else args.seeds)
-    header: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m genmodels.bench " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine_info(device),
-    }
     docs: dict[str, Any] = {}
-    if args.only in ("gan", "all"):
-        # The 2-D networks are tiny: one thread avoids threading overhead (and contention
-        # on a busy machine); pass --threads to change it.
-        torch.set_num_threads(args.threads or 1)
-        header["machine"]["torch_threads_gan"] = torch.get_num_threads()
-        datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-        configs = [config_by_name(c.strip()) for c in args.configs.split(",") if c.strip()]
-        print(f"GAN section on {describe_device(device)}: {len(datasets)} data sets × "
-              f"{len(configs)} variants × {len(seeds)} seeds, {args.jobs} job(s)")
-        docs["gan"] = {**header, "gan": run_gan_bench(seeds, datasets, configs, settings, device,
-                                                      jobs=args.jobs)}
-        print(format_gan_table(docs["gan"]["gan"]))
-        print(f"GAN section: {docs['gan']['gan']['wall_time']:.0f} s")
-        _write(docs["gan"], args.out)
-    if args.only in ("vae", "all"):
-        torch.set_num_threads(args.threads or default_threads)
-        vae_section = run_vae_bench(epochs=1 if args.quick else args.vae_epochs,
-                                    n_test=1000 if args.quick else None, device=device)
-        docs["vae"] = {**header, "vae": vae_section}
-        print(format_vae_table(vae_section))
-        _write(docs["vae"], args.vae_out)
+    for name in args.only:
+        header = _header(argv, device, args.quick)
+        if name == "gan":
+            # The 2-D networks are tiny: one thread avoids threading overhead (and contention
+            # on a busy machine); pass --threads to change it.
+            torch.set_num_threads(args.threads or 1)
+            header["machine"]["torch_threads_gan"] = torch.get_num_threads()
+            settings = {d: replace(QUICK_SETTINGS, latent_dim=s.latent_dim) if args.quick else s
+                        for d, s in DEFAULT_SETTINGS.items()}
+            if args.steps is not None:
+                settings = {d: replace(s, steps=args.steps) for d, s in settings.items()}
+            seeds = range(1 if args.quick else args.seeds)
+            datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+            configs = [config_by_name(c.strip()) for c in args.configs.split(",") if c.strip()]
+            print(f"GAN section on {describe_device(device)}: {len(datasets)} data sets × "
+                  f"{len(configs)} variants × {len(seeds)} seeds, {args.jobs} job(s)")
+            section = run_gan_bench(seeds, datasets, configs, settings, device, jobs=args.jobs)
+            print(format_gan_table(section))
+            print(f"GAN section: {section['wall_time']:.0f} s")
+        else:
+            torch.set_num_threads(args.threads or 1)
+            print(f"{name} section (chapter {CHAPTER_SECTIONS[name].chapter[2:4]}) on "
+                  f"{describe_device(device)}")
+            if name == "vae":
+                section = run_vae_bench(epochs=args.vae_epochs, seed=args.seed, device=device,
+                                        quick=args.quick)
+                print(format_vae_table(section))
+            else:
+                section = CHAPTER_SECTIONS[name].run(quick=args.quick, seed=args.seed,
+                                                     device=device)
+                print(format_section_text(name, {name: section}))
+            print(f"{name} section: {section['wall_time']:.0f} s")
+        docs[name] = _finish(header, name, section)
+        _write(docs[name], _out_path(name, args))
     return docs
 
 
