@@ -145,6 +145,19 @@ def test_nearest_neighbour_distance_matches_a_kd_tree():
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("d, chunk", [(2, 256), (16, 7), (16, 5000)])
+def test_nearest_neighbour_distance_in_float32_matches_a_kd_tree(d, chunk):
+    # Off-centre codes on the scale of an autoencoder's, exact duplicates included.
+    g = gen(20 + d)
+    points = 10 * torch.randn(3000, d, generator=g) + 30
+    queries = torch.cat([10 * torch.randn(500, d, generator=g) + 30, points[:3]])
+    expected, _ = cKDTree(points.double().numpy()).query(queries.double().numpy())
+    got = ev.nearest_neighbour_distance(queries, points, chunk=chunk)
+    assert got.dtype == torch.float32 and got.shape == (503,)
+    np.testing.assert_allclose(got.double().numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert (got[-3:] == 0).all()
+
+
 def test_far_from_encodings_share_is_one_minus_the_quantile_for_data_like_samples():
     g = gen(12)
     encodings = torch.randn(2000, 2, generator=g)

@@ -202,11 +202,16 @@ def moment_matched_kl_to_standard_normal(z: torch.Tensor) -> float:
 
 
 def nearest_neighbour_distance(
-    queries: torch.Tensor, points: torch.Tensor, chunk: int = 1024
+    queries: torch.Tensor, points: torch.Tensor, chunk: int = 256
 ) -> torch.Tensor:
     """Euclidean distance from each query to its nearest point, ``[M, D], [N, D] -> [M]``.
 
-    Brute force, ``chunk`` queries at a time (memory ∝ chunk · N).
+    Brute force, ``chunk`` queries at a time (memory ∝ chunk · N; 256 queries against
+    20 000 points keep a chunk's 20 MB in a CPU's cache). The nearest point of each query
+    is the argmin of ‖p‖² − 2 q·p, one matrix product per chunk (as ``torch.cdist``
+    computes large inputs), on coordinates centred at the points' mean; the distance to
+    it is then computed directly as ‖q − p‖, so it keeps full precision (an exact
+    duplicate gives 0, where the expanded form loses ~√(ε‖p‖²) to cancellation).
     """
     _check_codes(queries, "queries")
     _check_codes(points, "points")
@@ -217,10 +222,15 @@ def nearest_neighbour_distance(
         )
     check_positive_int(chunk, "chunk")
     points = points.to(queries)
-    return torch.cat([
-        torch.cdist(queries[s : s + chunk], points).min(dim=1).values
-        for s in range(0, queries.shape[0], chunk)
-    ])
+    centre = points.mean(dim=0)
+    points = points - centre
+    points_sq = points.pow(2).sum(dim=1)  # [N]
+    nearest = []
+    for s in range(0, queries.shape[0], chunk):
+        q = queries[s : s + chunk] - centre
+        index = torch.addmm(points_sq, q, points.T, alpha=-2).min(dim=1).indices  # ‖q − p‖² − ‖q‖²
+        nearest.append((q - points[index]).norm(dim=1))
+    return torch.cat(nearest)
 
 
 def far_from_encodings_share(
