@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from genmodels.train import History, fit, minibatches
+from genmodels.train import History, fit, fixed_step_minibatches, minibatches
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +68,56 @@ def test_minibatches_bad_input(args, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         list(minibatches(*args, **kwargs))
 
+
+
+# --- fixed_step_minibatches ----------------------------------------------------------------
+
+
+def _batches_cut_by_hand(n: int, batch_size: int, n_steps: int, seed: int) -> tuple[list, torch.Generator]:
+    """The reference: full batches of consecutive permutations of range(n), drawn one by one."""
+    g = torch.Generator().manual_seed(seed)
+    batches: list[list[int]] = []
+    while len(batches) < n_steps:
+        perm = torch.randperm(n, generator=g).tolist()
+        batches += [perm[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return batches[:n_steps], g
+
+
+@pytest.mark.parametrize("n, batch_size, n_steps", [(10, 3, 7), (10, 3, 6), (12, 4, 3), (5, 5, 4)])
+def test_fixed_step_minibatches_matches_shuffled_passes_cut_by_hand(n, batch_size, n_steps):
+    x = torch.arange(n).reshape(n, 1)
+    g = torch.Generator().manual_seed(5)
+    got = [b.flatten().tolist() for b in fixed_step_minibatches(x, n_steps, batch_size, g)()]
+    expected, reference = _batches_cut_by_hand(n, batch_size, n_steps, seed=5)
+    assert got == expected
+    # no permutation is drawn beyond the last batch used (n_steps = 6: exactly two passes)
+    assert torch.equal(g.get_state(), reference.get_state())
+
+
+def test_fixed_step_minibatches_starts_afresh_and_drives_fit():
+    x = torch.arange(20.0).reshape(20, 1)
+    make = fixed_step_minibatches(x, 9, 4, torch.Generator().manual_seed(0))
+    first, second = list(make()), list(make())
+    assert len(first) == len(second) == 9
+    assert not all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    step, calls = _counting_step()
+    history = fit(step, fixed_step_minibatches(x, 9, 4, torch.Generator().manual_seed(0)),
+                  epochs=1, progress=False)
+    assert history.n_steps == 9 and calls == [4] * 9
+
+
+@pytest.mark.parametrize(
+    "x, n_steps, batch_size, error, match",
+    [
+        (torch.zeros(4, 1), 0, 2, ValueError, "n_steps must be a positive int, got 0"),
+        (torch.zeros(4, 1), 3, True, ValueError, "batch_size must be a positive int"),
+        (torch.zeros(4, 1), 3, 8, ValueError, "4 rows, fewer than one batch of 8"),
+        ([1.0, 2.0], 3, 1, TypeError, "x must be a tensor"),
+    ],
+)
+def test_fixed_step_minibatches_bad_input(x, n_steps, batch_size, error, match):
+    with pytest.raises(error, match=match):
+        fixed_step_minibatches(x, n_steps, batch_size, torch.Generator())
 
 # --- fit ---------------------------------------------------------------------------------
 

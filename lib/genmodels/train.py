@@ -86,6 +86,44 @@ def minibatches(
             yield tuple(t[idx] for t in tensors)
 
 
+
+def fixed_step_minibatches(
+    x: torch.Tensor, n_steps: int, batch_size: int, generator: torch.Generator | None = None
+) -> Callable[[], Iterator[torch.Tensor]]:
+    """``make_batches`` for :func:`fit` whose iterable yields exactly ``n_steps`` batches of ``x``.
+
+    A budget counted in updates rather than epochs (chapter 10 gives every model the same
+    number of updates): the batches are shuffled passes over ``x`` ``[N, ...]`` as
+    :func:`minibatches` cuts them (full batches ``[batch_size, ...]`` only, ``drop_last``),
+    as many passes as needed. A pass draws its permutation from ``generator`` when its
+    first batch is taken, so no permutation is drawn that is not used. Train with
+    ``fit(step, fixed_step_minibatches(x, n_steps, batch_size, g), epochs=1)``; each call of
+    the returned function starts afresh (another ``n_steps`` batches).
+    """
+    for name, value in (("n_steps", n_steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    if not isinstance(x, torch.Tensor) or x.ndim == 0:
+        what = "a scalar" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"x must be a tensor [N, ...] of training rows, got {what}.")
+    if x.shape[0] < batch_size:
+        raise ValueError(
+            f"x holds {x.shape[0]} rows, fewer than one batch of {batch_size}; "
+            "lower batch_size or pass more rows."
+        )
+
+    def make() -> Iterator[torch.Tensor]:
+        done = 0
+        while True:
+            for (batch,) in minibatches(x, batch_size=batch_size, generator=generator,
+                                        drop_last=True):
+                yield batch
+                done += 1
+                if done == n_steps:
+                    return
+
+    return make
+
 @dataclass
 class History:
     """What :func:`fit` recorded.
