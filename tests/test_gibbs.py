@@ -12,12 +12,15 @@ import math
 import pytest
 import torch
 from genmodels.gibbs import (
+    MixingSettings,
     autocorrelation,
     bivariate_conditional,
     effective_sample_size,
     gibbs_bivariate_gaussian,
     gibbs_discrete_pair,
     integrated_autocorrelation_time,
+    measure_mixing,
+    mixing_closed_form,
 )
 
 
@@ -206,3 +209,75 @@ def test_discrete_pair_gibbs_reaches_the_joint_table() -> None:
     assert torch.allclose(y1, (joint[0] / joint[0].sum()).double(), atol=0.012)
     with pytest.raises(ValueError, match="positive mass"):
         gibbs_discrete_pair(torch.tensor([[0.5, 0.0], [0.5, 0.0]]), 3)
+
+
+
+# --- chapter 3's mixing table ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.9, -0.7])
+def test_mixing_closed_form_sums_the_ar1_autocorrelations(rho: float) -> None:
+    # Independent reference: an AR(1) process with φ = ρ² has ρ_k = φ^k, so
+    # τ = 1 + 2 Σ_k φ^k, summed numerically here (φ^2000 is negligible for these ρ).
+    phi = rho**2
+    tau = 1 + 2 * sum(phi**k for k in range(1, 2000))
+    closed = mixing_closed_form(rho)
+    assert closed.lag1 == pytest.approx(phi)
+    assert closed.tau == pytest.approx(tau, rel=1e-9)
+    assert closed.ess_per_update == pytest.approx(1 / (2 * tau), rel=1e-9)  # two updates per sweep
+    with pytest.raises(ValueError, match="strictly between"):
+        mixing_closed_form(1.0)
+
+
+def _tau_relative_error(tau: float, n_per_chain: int, n_chains: int) -> float:
+    """Standard deviation of τ̂/τ averaged over chains: Sokal's sqrt(2(2M + 1)/n) for a
+    summation window M, here M ≈ 5τ (where Geyer's sequence typically stops)."""
+    return math.sqrt(2 * (2 * 5 * tau + 1) / n_per_chain) / math.sqrt(n_chains)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
+def test_measured_mixing_agrees_with_the_closed_form_within_monte_carlo_error(rho: float) -> None:
+    settings = MixingSettings(rhos=(rho,), n_sweeps=2000, n_chains=8, burn_in=100)
+    m = measure_mixing(rho, settings, torch.Generator().manual_seed(1))
+    closed = mixing_closed_form(rho)
+    per_chain = settings.n_sweeps - settings.burn_in
+    n = settings.n_chains * per_chain
+    # The lag-1 estimator of an AR(1) process has standard deviation sqrt((1 − φ²)/n);
+    # 5 of them, plus its O(1/n_per_chain) bias.
+    assert abs(m.lag1 - closed.lag1) < 5 * math.sqrt((1 - closed.lag1**2) / n) + 0.005
+    assert m.lag1_se == pytest.approx(math.sqrt((1 - closed.lag1**2) / n), rel=0.6)
+    tolerance = 4 * _tau_relative_error(closed.tau, per_chain, settings.n_chains)
+    assert m.tau == pytest.approx(closed.tau, rel=tolerance)
+    assert m.ess_per_update_systematic == pytest.approx(closed.ess_per_update, rel=tolerance)
+    if rho == 0.0:
+        # The random scan keeps a coordinate with probability ½: AR(1) with φ = ½, τ = 3,
+        # so 1/3 of an independent draw per update (chapter 3).
+        tolerance = 4 * _tau_relative_error(3, 2 * per_chain, settings.n_chains)
+        assert m.ess_per_update_random == pytest.approx(1 / 3, rel=tolerance)
+
+
+def test_measure_mixing_draws_the_systematic_then_the_random_chains() -> None:
+    """The chapter's draw order, so that the results appendix repeats the chapter's draws."""
+    settings = MixingSettings(n_sweeps=30, n_chains=2, burn_in=5)
+    g = torch.Generator().manual_seed(3)
+    measure_mixing(0.5, settings, g)
+    reference = torch.Generator().manual_seed(3)
+    gibbs_bivariate_gaussian(0.5, 30, 2, generator=reference)
+    gibbs_bivariate_gaussian(0.5, 60, 2, scan="random", generator=reference)
+    assert torch.equal(g.get_state(), reference.get_state())
+    single = measure_mixing(0.5, MixingSettings(n_sweeps=30, n_chains=1, burn_in=5),
+                            torch.Generator().manual_seed(3))
+    assert single.lag1_se is None and single.tau_se is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_sweeps": 100, "burn_in": 99}, "burn_in"),
+        ({"n_chains": 0}, "n_chains must be a positive int"),
+        ({"rhos": (0.5, 1.0)}, "strictly between"),
+    ],
+)
+def test_mixing_settings_are_checked(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MixingSettings(**kwargs)

@@ -8,18 +8,28 @@ energy formula E(v, h) = −bᵀv − cᵀh − vᵀWh written out here, indepen
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
 from genmodels.rbm import (
+    TRAINING_RULES,
     BernoulliRBM,
+    DigitsRBMSettings,
     RBMHistory,
+    binarised_digits_split,
     contrastive_divergence_loss,
+    data_log_odds,
     exact_log_likelihood,
+    gibbs_snapshots,
     log_partition_function,
+    long_chain_free_energies,
     pseudo_log_likelihood,
+    rbm_with_data_log_odds,
     reconstruction_error,
     train_rbm,
+    train_rbms_by_rule,
+    train_small_rbms,
 )
 
 D, H = 4, 3
@@ -275,3 +285,134 @@ def test_exact_log_likelihood_matches_enumeration_of_visible_states() -> None:
     )
     with pytest.raises(ValueError, match="max_hidden"):
         log_partition_function(BernoulliRBM(4, 30))
+
+
+
+# --- chapter 3's experiment ------------------------------------------------------------------
+
+
+def test_data_log_odds_is_the_logit_of_the_clamped_pixel_means() -> None:
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 1.0]])
+    means = [1.0, 0.0, 2 / 3, 1 / 3]
+    clamped = [min(max(m, 0.01), 0.99) for m in means]
+    expected = torch.tensor([math.log(p) - math.log1p(-p) for p in clamped])
+    assert torch.allclose(data_log_odds(x), expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"float tensor \[N, D\]"):
+        data_log_odds(torch.ones(4))
+    with pytest.raises(ValueError, match="0 < low < high < 1"):
+        data_log_odds(x, low=0.5, high=0.2)
+
+
+def test_untrained_rbm_is_the_independent_pixel_model() -> None:
+    """With weights of std 0.01 the RBM is nearly the product of Bernoulli(sigmoid(b_i)) pixels,
+    whose log-likelihood needs no partition function: an independent check of the split, the
+    data log-odds initialisation and the exact likelihood chapter 3 reports."""
+    x_train, x_test = binarised_digits_split(1500, 0, "cpu")
+    assert x_train.shape == (1500, 64) and x_test.shape == (297, 64)
+    assert set(torch.unique(x_train).tolist()) == {0.0, 1.0}
+    model = rbm_with_data_log_odds(x_train, 16, seed=1)
+    p = x_train.mean(0).clamp(0.01, 0.99).double()
+    v = x_test.double()
+    independent = (v * p.log() + (1 - v) * (1 - p).log()).sum(1).mean().item()
+    assert exact_log_likelihood(model, x_test).mean().item() == pytest.approx(independent, abs=0.02)
+    # the weights depend on the seed only, not on the data
+    again = rbm_with_data_log_odds(x_test, 16, seed=1)
+    assert torch.equal(again.weight, model.weight)
+
+
+def test_digits_split_is_a_seeded_partition() -> None:
+    from genmodels import data
+
+    digits = data.load_digits()
+    everything = data.binarize(data.to_float_images(digits)).reshape(len(digits.images), -1)
+    x_train, x_test = binarised_digits_split(1000, 3, "cpu")
+    rows = sorted(map(tuple, torch.cat([x_train, x_test]).tolist()))
+    assert rows == sorted(map(tuple, everything.tolist()))  # every digit exactly once
+    again, _ = binarised_digits_split(1000, 3, "cpu")
+    other, _ = binarised_digits_split(1000, 4, "cpu")
+    assert torch.equal(again, x_train) and not torch.equal(other, x_train)
+    with pytest.raises(ValueError, match="n_train must be an int between 1 and 1796"):
+        binarised_digits_split(1797, 0)
+
+
+def test_train_rbms_by_rule_starts_every_rule_from_the_same_model() -> None:
+    g = torch.Generator().manual_seed(0)
+    data = _two_prototype_data(96, g)
+    common = {"epochs": 2, "seeds": (5, 6), "lr": 0.1, "momentum": 0.5, "batch_size": 32}
+    trained = train_rbms_by_rule(data, 4, ["CD-1", "CD-10", "PCD-1"], **common)
+    assert list(trained) == ["CD-1", "CD-10", "PCD-1"]
+    start = {name: h.values["pseudo_log_likelihood"][0] for name, (_, h) in trained.items()}
+    assert len(set(start.values())) == 1  # the same initial model
+    final = {name: m.weight for name, (m, _) in trained.items()}
+    assert not torch.equal(final["CD-1"], final["CD-10"])
+    assert not torch.equal(final["CD-1"], final["PCD-1"])
+    # each rule is train_rbm with the rule's arguments, from rbm_with_data_log_odds
+    for name, (model, _) in trained.items():
+        reference = rbm_with_data_log_odds(data, 4, seed=5)
+        train_rbm(reference, data, epochs=2, lr=0.1, momentum=0.5, batch_size=32,
+                  generator=torch.Generator().manual_seed(6), **TRAINING_RULES[name])
+        assert torch.equal(reference.weight, model.weight), name
+    with pytest.raises(ValueError, match="unknown RBM training rule 'CD-2'"):
+        train_rbms_by_rule(data, 4, ["CD-2"], **common)
+
+
+def test_train_small_rbms_records_the_exact_test_log_likelihood() -> None:
+    g = torch.Generator().manual_seed(1)
+    x_train, x_test = _two_prototype_data(64, g), _two_prototype_data(16, g)
+    settings = DigitsRBMSettings(small_hidden=3, rules=("CD-1",), batch_size=16)
+    ((model, history),) = train_small_rbms(x_train, x_test, settings, epochs=2).values()
+    curve = history.values["test_log_likelihood"]
+    assert len(curve) == 3
+    # the last record is log p(v) of the returned model, with log Z = log Σ_v exp(−F(v))
+    # summed here over all 2^16 visible states (the library sums over the 2^3 hidden ones)
+    vs = _states(16)
+    log_z = torch.logsumexp(-model.free_energy(vs.float()).double(), 0)
+    brute = (-model.free_energy(x_test).double() - log_z).mean().item()
+    assert curve[-1] == pytest.approx(brute, abs=1e-4)
+
+
+def test_digits_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="unknown RBM training rule 'CD-2'"):
+        DigitsRBMSettings(rules=("CD-2",))
+    with pytest.raises(ValueError, match="epochs_cpu must be a positive int"):
+        DigitsRBMSettings(epochs_cpu=0)
+
+
+def test_long_chain_free_energies_match_the_free_energy_formula() -> None:
+    rbm = _tiny_rbm(2).float()
+    x_test = _states(D).float()
+    got = long_chain_free_energies(rbm, x_test, 50, 20, torch.Generator().manual_seed(4))
+    samples = rbm.sample(50, 20, torch.Generator().manual_seed(4))
+
+    def free_energy(v: torch.Tensor) -> torch.Tensor:  # eq-rbm-free-energy, written out
+        W, b, c = rbm.weight.detach(), rbm.visible_bias.detach(), rbm.hidden_bias.detach()
+        return -(v @ b) - torch.log1p(torch.exp(v @ W + c)).sum(1)
+
+    assert got.free_energy_test == pytest.approx(float(free_energy(x_test).mean()), abs=1e-5)
+    assert got.free_energy_samples == pytest.approx(float(free_energy(samples).mean()), abs=1e-5)
+    p_v = _joint_table(_tiny_rbm(2)).sum(1)  # exact p(v): the PLL's conditionals by enumeration
+    pll = []
+    for v in _states(D):
+        terms = []
+        for i in range(D):
+            flipped = v.clone()
+            flipped[i] = 1 - flipped[i]
+            p, q = p_v[_index(v)], p_v[_index(flipped)]
+            terms.append(torch.log(p / (p + q)))
+        pll.append(sum(terms))
+    assert got.test_pseudo_log_likelihood == pytest.approx(float(torch.stack(pll).mean()), abs=1e-4)
+
+
+def test_gibbs_snapshots_are_the_chain_at_those_steps() -> None:
+    rbm = _tiny_rbm(3).float()
+    start = _states(D).float()
+    states, probs = gibbs_snapshots(rbm, start, [1, 3, 4], torch.Generator().manual_seed(8))
+    chain, chain_probs = rbm.gibbs_chain(start, 4, torch.Generator().manual_seed(8))
+    assert list(states) == [1, 3, 4]
+    for t in (1, 3, 4):
+        assert torch.equal(states[t], chain[t]) and torch.equal(probs[t], chain_probs[t])
+    for bad in ([], [0, 2], [3, 2], [1, 1]):
+        with pytest.raises(ValueError, match="increasing positive ints"):
+            gibbs_snapshots(rbm, start, bad)
+    with pytest.raises(ValueError, match=r"\[batch, 4\]"):
+        gibbs_snapshots(rbm, torch.zeros(2, 5), [1])
