@@ -78,6 +78,18 @@ def test_same_seed_same_numbers():
     assert torch.equal(a.samples, b.samples)
 
 
+def test_discriminator_width_is_its_own_setting():
+    settings = bench.ToyGanSettings(width=16, d_width=48, depth=2, latent_dim=3)
+    G, D = bench.build_toy_gan(bench.config_by_name("pacgan"), settings, "grid")
+    g_widths = [m.out_features for m in G.net if isinstance(m, torch.nn.Linear)]
+    d_widths = [m.out_features for m in D.body if isinstance(m, torch.nn.Linear)]
+    assert g_widths == [16, 16, 2]
+    assert d_widths == [48, 48]
+    assert D.pack == 4 and D.body[0].in_features == 2 * 4
+    same = bench.build_toy_gan(bench.config_by_name("vanilla"), bench.ToyGanSettings(width=16))[1]
+    assert [m.out_features for m in same.body if isinstance(m, torch.nn.Linear)] == [16, 16, 16]
+
+
 def test_bad_input_is_explained(tmp_path):
     with pytest.raises(ValueError, match="unknown GAN configuration 'nope'"):
         bench.config_by_name("nope")
@@ -85,6 +97,8 @@ def test_bad_input_is_explained(tmp_path):
         bench.train_toy_gan("moons", bench.GAN_CONFIGS[0])
     with pytest.raises(ValueError, match="steps must be a positive int"):
         bench.ToyGanSettings(steps=0)
+    with pytest.raises(ValueError, match="d_width must be a positive int or None"):
+        bench.ToyGanSettings(d_width=0)
     with pytest.raises(FileNotFoundError, match="python -m genmodels.bench"):
         bench.load_results(tmp_path / "missing.json")
 
