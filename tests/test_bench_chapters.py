@@ -1,13 +1,17 @@
 """The chapter sections of ``python -m genmodels.bench`` and the results appendix that renders them.
 
 Smoke tests on tiny budgets (structure, reproducibility), independent checks where they are
-cheap (Gibbs mixing against its closed form, an untrained RBM against independent pixels),
-a guard that the sections still use the chapters' settings, and the appendix's JSON files.
+cheap (an untrained RBM against independent pixels), a guard that the sections of chapters 6
+and 8 still use their chapters' settings (chapters 3 and 10 share their experiment code and
+settings with the bench through genmodels.gibbs, genmodels.rbm and genmodels.comparison, so
+they need none), and the appendix's JSON files. The library functions the sections call are
+tested in tests/test_gibbs.py, test_rbm.py, test_comparison.py and test_train.py.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import re
@@ -16,8 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from genmodels import bench, bench_chapters, rbm
+from genmodels import bench, bench_chapters, comparison, gibbs, rbm, results_tables
 from genmodels.bench_chapters import Budget
+from genmodels.device import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -42,92 +47,30 @@ def needs_fashion_mnist_and_classifier() -> None:
         pytest.skip("the Fashion-MNIST classifier is not cached yet (make classifier)")
 
 
-# ---------------------------------------------------------------------------- shared pieces
-
-
-def test_fixed_step_minibatches_draws_one_permutation_per_pass():
-    x = torch.arange(10.0).reshape(10, 1)
-    g = torch.Generator().manual_seed(5)
-    batches = list(bench_chapters.fixed_step_minibatches(x, n_steps=7, batch_size=3, generator=g)())
-    assert [tuple(b.shape) for b in batches] == [(3, 1)] * 7
-    first_pass = torch.cat(batches[:3]).flatten().tolist()
-    assert len(set(first_pass)) == 9  # a pass holds each row at most once (the last one dropped)
-    # 7 batches of 3 from passes of 3 full batches: exactly 3 permutations were drawn
-    reference = torch.Generator().manual_seed(5)
-    perms = [torch.randperm(10, generator=reference) for _ in range(3)]
-    assert torch.equal(g.get_state(), reference.get_state())
-    assert first_pass == perms[0][:9].tolist()
-
-
-def test_fixed_step_minibatches_rejects_bad_budgets():
-    x = torch.zeros(4, 1)
-    with pytest.raises(ValueError, match="n_steps must be a positive int"):
-        bench_chapters.fixed_step_minibatches(x, 0, 2, torch.Generator())
-    with pytest.raises(ValueError, match="fewer than one batch"):
-        bench_chapters.fixed_step_minibatches(x, 3, 8, torch.Generator())
-
-
 # ---------------------------------------------------------------------------- chapter 3
 
 
-def tau_relative_error(tau: float, n_per_chain: int, n_chains: int) -> float:
-    """Standard deviation of τ̂/τ averaged over chains: Sokal's sqrt(2(2M + 1)/n) for a
-    summation window M, here M ≈ 5τ (where Geyer's sequence typically stops)."""
-    return math.sqrt(2 * (2 * 5 * tau + 1) / n_per_chain) / math.sqrt(n_chains)
-
-
-def test_gibbs_bench_agrees_with_the_closed_forms_within_monte_carlo_error():
-    settings = bench_chapters.GibbsSettings(rhos=(0.0, 0.5, 0.9), n_sweeps=2000, n_chains=8,
-                                            burn_in=100)
+def test_gibbs_bench_reports_the_library_measurement_with_a_fresh_generator():
+    settings = gibbs.MixingSettings(rhos=(0.0, 0.9), n_sweeps=300, n_chains=3, burn_in=20)
     section = bench_chapters.run_gibbs_bench(settings, seed=1, log=None)
-    per_chain = settings.n_sweeps - settings.burn_in
-    n = settings.n_chains * per_chain
-    for row in section["rows"]:
-        rho, m = row["rho"], row["measured"]
-        phi = rho**2
-        tau = (1 + phi) / (1 - phi)
-        assert row["closed_form"] == pytest.approx(
-            {"lag1": phi, "tau": tau, "ess_per_update": 1 / (2 * tau)})
-        # The lag-1 estimator of an AR(1) process has standard deviation sqrt((1 − φ²)/n);
-        # 5 of them, plus its O(1/n_per_chain) bias.
-        assert abs(m["lag1"] - phi) < 5 * math.sqrt((1 - phi**2) / n) + 0.005, row
-        tolerance = 4 * tau_relative_error(tau, per_chain, settings.n_chains)
-        assert m["tau"] == pytest.approx(tau, rel=tolerance), row
-        assert m["ess_per_update_systematic"] == pytest.approx(1 / (2 * tau), rel=tolerance), row
-    # The random scan at ρ = 0 keeps a coordinate with probability ½: AR(1) with φ = ½, τ = 3,
-    # ESS 1/3 per update (chapter 3).
-    tolerance = 4 * tau_relative_error(3, 2 * per_chain, settings.n_chains)
-    assert section["rows"][0]["measured"]["ess_per_update_random"] == pytest.approx(1 / 3, rel=tolerance)
+    generator = seed_everything(1)
+    for row, rho in zip(section["rows"], settings.rhos, strict=True):
+        measured = gibbs.measure_mixing(rho, settings, generator)  # the rows' draws, in order
+        assert row["rho"] == rho
+        assert row["measured"] == dataclasses.asdict(measured)
+        assert row["closed_form"]["lag1"] == pytest.approx(rho**2)
+    assert section["settings"] == dataclasses.asdict(settings)
     json.dumps(section, allow_nan=False)
 
 
-def test_gibbs_settings_are_checked():
-    with pytest.raises(ValueError, match="burn_in"):
-        bench_chapters.GibbsSettings(n_sweeps=100, burn_in=99)
-    with pytest.raises(ValueError, match="n_chains must be a positive int"):
-        bench_chapters.GibbsSettings(n_chains=0)
-
-
-def test_untrained_rbm_is_the_independent_pixel_model():
-    """With weights of std 0.01 the RBM is nearly the product of Bernoulli(sigmoid(b_i)) pixels,
-    whose log-likelihood needs no partition function: an independent check of the split, the
-    data log-odds initialisation and the exact likelihood the section reports."""
-    x_train, x_test = bench_chapters.binarised_digits_split(1500, 0, CPU)
-    assert x_train.shape == (1500, 64) and x_test.shape == (297, 64)
-    model = bench_chapters.rbm_with_data_log_odds(x_train, 16, seed=1, device=CPU)
-    p = x_train.mean(0).clamp(0.01, 0.99).double()
-    v = x_test.double()
-    independent = (v * p.log() + (1 - v) * (1 - p).log()).sum(1).mean().item()
-    assert rbm.exact_log_likelihood(model, x_test).mean().item() == pytest.approx(independent, abs=0.02)
-
-
 def test_rbm_bench_structure_and_starting_point():
-    settings = bench_chapters.RBMSettings(epochs=Budget(1, 1), large_hidden=8, chain_steps=5,
-                                          n_chain_samples=10, rules=("CD-1", "PCD-1"),
-                                          large_rules=("CD-1",))
+    settings = rbm.DigitsRBMSettings(epochs_cpu=1, epochs_gpu=1, large_hidden=8, chain_steps=5,
+                                     n_chain_samples=10, rules=("CD-1", "PCD-1"),
+                                     large_rules=("CD-1",))
     section = bench_chapters.run_rbm_bench(settings, device=CPU, log=None)
     assert [r["rule"] for r in section["small"]] == ["CD-1", "PCD-1"]
-    x_train, x_test = bench_chapters.binarised_digits_split(1500, 0, CPU)
+    assert section["settings"]["epochs"] == 1 and section["settings"]["n_test"] == 297
+    x_train, x_test = rbm.binarised_digits_split(1500, 0, CPU)
     p = x_train.mean(0).clamp(0.01, 0.99).double()
     independent = (x_test * p.log() + (1 - x_test) * (1 - p).log()).sum(1).mean().item()
     for row in section["small"]:
@@ -140,8 +83,9 @@ def test_rbm_bench_structure_and_starting_point():
     assert section["seeds"] == {"split": 0, "small_weights": 1, "small_training": 2,
                                 "large_weights": 3, "large_training": 4, "seed_everything": 0}
     json.dumps(section, allow_nan=False)
-    with pytest.raises(ValueError, match="unknown RBM training rule 'CD-2'"):
-        bench_chapters.RBMSettings(rules=("CD-2",))
+    shifted = bench_chapters.run_rbm_bench(settings, seed=1, device=CPU, log=None)["seeds"]
+    assert shifted == {"split": 1, "small_weights": 2, "small_training": 3,
+                       "large_weights": 4, "large_training": 5, "seed_everything": 1}
 
 
 # ---------------------------------------------------------------------------- chapters 6, 8, 10
@@ -182,8 +126,8 @@ def test_image_gan_bench_same_seed_same_numbers():
 
 def test_comparison_bench_structure():
     needs_fashion_mnist_and_classifier()
-    settings = bench_chapters.ComparisonSettings(
-        steps=Budget(8, 8), n_eval=150, gibbs_steps=(1, 2), n_likelihood=40,
+    settings = comparison.ComparisonSettings(
+        steps_cpu=8, steps_gpu=8, n_eval=150, gibbs_steps=(1, 2), n_likelihood=40,
         n_pseudo_likelihood=4, iwae_ks=(1, 4))
     threads = torch.get_num_threads()
     section = bench_chapters.run_comparison_bench(settings, device=CPU, log=None)
@@ -198,9 +142,8 @@ def test_comparison_bench_structure():
     assert vae["bits_per_dim_upper_bound"] == pytest.approx(-vae["iwae"]["4"] / (784 * math.log(2)))
     assert [r["steps"] for r in section["gibbs_steps"]] == [1, 2]
     assert section["models"]["RBM"]["fd_binary"] == section["gibbs_steps"][-1]["fd"]
+    assert section["settings"]["steps"] == 8
     json.dumps(section, allow_nan=False)
-    with pytest.raises(ValueError, match="gibbs_steps must be increasing"):
-        bench_chapters.ComparisonSettings(gibbs_steps=(3, 1))
 
 
 # ---------------------------------------------------------------------------- the chapters' settings
@@ -215,29 +158,12 @@ NUMBER = r"([-+\d._e]+)"
 
 def chapter_settings() -> list[tuple[str, str, tuple[float, ...]]]:
     """(chapter, regex, values) for every setting a section copies from a chapter: the chapter's
-    code must match the regex, and its groups must equal the values (as numbers)."""
-    g, r = bench_chapters.GibbsSettings(), bench_chapters.RBMSettings()
+    code must match the regex, and its groups must equal the values (as numbers). Chapters 3
+    and 10 copy nothing: they call the bench's functions with the bench's settings."""
     v, i = bench_chapters.VaeSettings(), bench_chapters.ImageGanSettings()
-    c = bench_chapters.ComparisonSettings()
-    ch03, ch06, ch08, ch10 = ("ch03_gibbs_sampling", "ch06_vae_practice", "ch08_gan_practice",
-                              "ch10_comparison")
+    ch06, ch08 = "ch06_vae_practice", "ch08_gan_practice"
     literal = re.escape
     return [
-        (ch03, literal(f"rhos = {list(g.rhos)}"), ()),
-        (ch03, literal(f"n_sweeps, n_chains = {g.n_sweeps}, {g.n_chains}"), ()),
-        (ch03, literal(f"[:, {g.burn_in}:, 0]"), ()),
-        (ch03, literal(f"[:, {2 * g.burn_in}:, 0]"), ()),
-        (ch03, literal(f"budget_for(device, cpu={r.epochs.cpu}, gpu={r.epochs.gpu})"), ()),
-        (ch03, literal(f"x_all[perm[:{r.n_train}]]"), ()),
-        (ch03, rf"lr={NUMBER}, momentum={NUMBER}, batch_size={NUMBER}",
-         (r.lr, r.momentum, r.batch_size)),
-        (ch03, literal(f"new_rbm({r.small_hidden}, seed=1)"), ()),
-        (ch03, literal("generator=torch.Generator().manual_seed(2)"), ()),
-        (ch03, literal(f"new_rbm({r.large_hidden}, seed=3)"), ()),
-        (ch03, literal("generator=torch.Generator().manual_seed(4)"), ()),
-        (ch03, literal(f"model.sample({r.n_chain_samples}, {r.chain_steps}, generator)"), ()),
-        *((ch03, literal(f'"{name}": dict(k={spec["k"]}, persistent={spec["persistent"]})'), ())
-          for name, spec in bench_chapters.RBM_RULES.items()),
         (ch06, literal(f"budget_for(device, cpu={v.epochs.cpu}, gpu={v.epochs.gpu})"), ()),
         (ch06, literal(f"vae.MLPVAE(latent_dim={v.latent_dim}, hidden={v.hidden})"), ()),
         (ch06, rf"def train_model\(model, loss_terms, epochs, lr={NUMBER}, batch_size={NUMBER}\)",
@@ -260,18 +186,6 @@ def chapter_settings() -> list[tuple[str, str, tuple[float, ...]]]:
         (ch08, literal(f"def summarise(history, last={i.summary_last[0]}):"), ()),
         (ch08, literal(f"summarise(dc_history, last={i.summary_last[1]})"), ()),
         (ch08, literal("hidden=(256, 512), out_shape=(1, 28, 28), final=nn.Sigmoid()"), ()),
-        (ch10, literal(f"STEPS = budget_for(device, cpu={_underscored(c.steps.cpu)}, "
-                       f"gpu={_underscored(c.steps.gpu)})"), ()),
-        (ch10, literal(f"BATCH = {c.batch_size}"), ()),
-        (ch10, literal(f"N_EVAL = {c.n_eval}"), ()),
-        (ch10, literal(f"LATENT = {c.latent_dim}"), ()),
-        (ch10, literal(f"vae.MLPVAE(latent_dim={c.vae_latent_dim}, hidden=(256,))"), ()),
-        (ch10, literal(f"rbm.BernoulliRBM(784, {c.rbm_hidden}, "
-                       "generator=torch.Generator().manual_seed(0))"), ()),
-        (ch10, literal(f"GIBBS_STEPS = {list(c.gibbs_steps)}"), ()),
-        (ch10, literal(f"N_LIK, N_PLL = {c.n_likelihood}, {c.n_pseudo_likelihood}"), ()),
-        (ch10, literal(f"for k in {c.iwae_ks}"), ()),
-        (ch10, literal(f"torch.set_num_threads({c.cpu_threads})"), ()),
     ]
 
 
@@ -366,7 +280,7 @@ def test_appendix_json_exists_with_every_key_the_page_reads(name):
     for key in ("schema", "created", "command", "machine", name):
         assert key in doc, f"bench_{name}.json lacks {key!r}"
     # section_html reads every key the page shows; a missing one raises KeyError here.
-    html = bench_chapters.section_html(name, doc)
+    html = results_tables.section_html(name, doc)
     assert "<table" in html and "Produced" in html
     if name != "gan":  # the chapter sections carry the full header
         assert doc["section"] == name and doc["seeds"] == bench_chapters.seeds_of(doc[name])
@@ -393,12 +307,12 @@ def test_appendix_cells_run_and_fail_loudly_without_results(tmp_path, monkeypatc
 def test_section_html_explains_bad_input():
     doc = bench.load_results(BOOK / "data" / "bench_vae.json")
     with pytest.raises(ValueError, match="unknown benchmark section 'nope'"):
-        bench_chapters.section_html("nope", doc)
+        results_tables.section_html("nope", doc)
     with pytest.raises(KeyError, match="--only gibbs"):
-        bench_chapters.section_html("gibbs", doc)
+        results_tables.section_html("gibbs", doc)
 
 
 def test_quick_results_are_flagged():
     doc = bench.load_results(BOOK / "data" / "bench_gibbs.json")
-    flagged = "Smoke run" in bench_chapters.section_html("gibbs", doc)
+    flagged = "Smoke run" in results_tables.section_html("gibbs", doc)
     assert flagged == bool(doc.get("quick"))

@@ -6,7 +6,7 @@ the same random numbers), and returns a JSON-able dict with the settings, the se
 wall and CPU times, the numbers, and the references they are compared with (closed forms
 of the book, or reference points the chapter computes; no chapter of this edition compares
 these sections with a published number). The results appendix renders the dicts with
-:func:`section_html`.
+:func:`genmodels.results_tables.section_html`.
 
 ========== ================================================ ==============================
 section    what                                             chapter
@@ -17,6 +17,13 @@ vae        s/epoch, test ELBO, IWAE (k ≤ 100), FD, units    6
 image_gan  FD of the MLP GAN and the DCGAN, training time   8
 comparison VAE vs GAN vs RBM: FD, classes, likelihood, cost 10
 ========== ================================================ ==============================
+
+One copy of each experiment: the sections of chapters 3 and 10 call the very functions
+and settings the chapters call (:func:`genmodels.gibbs.measure_mixing` with
+:class:`genmodels.gibbs.MixingSettings`, :func:`genmodels.rbm.train_small_rbms` with
+:class:`genmodels.rbm.DigitsRBMSettings`, the functions of :mod:`genmodels.comparison`
+with :class:`genmodels.comparison.ComparisonSettings`), so they cannot drift apart. The
+sections of chapters 6 and 8 still repeat their chapters' settings here.
 
 Reproducing a chapter: a chapter seeds once (``seed_everything(0)``) and then draws from
 one generator cell after cell. Where a chapter's number comes from models created by
@@ -31,22 +38,20 @@ Monte-Carlo error, not digit for digit; each section says which holds in ``repro
 
 from __future__ import annotations
 
-import html
-import itertools
 import math
-import re
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
-from genmodels import compare, data, gan, gan_monitor, gibbs, metrics, rbm, train, vae
+from genmodels import compare, comparison, data, gan, gan_monitor, gibbs, metrics, rbm, train, vae
 from genmodels import evaluation as ev
 from genmodels.device import budget_for, describe_device, pick_device, seed_everything
+from genmodels.results_tables import format_section_text as format_section_text  # for bench
 
 Log = Callable[[str], None] | None
 
@@ -82,34 +87,11 @@ def _check_positive(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
-def fixed_step_minibatches(
-    x: torch.Tensor, n_steps: int, batch_size: int, generator: torch.Generator
-) -> Callable[[], Iterator[torch.Tensor]]:
-    """``make_batches`` for :func:`genmodels.train.fit` that yields exactly ``n_steps`` batches.
-
-    Shuffled passes over ``x`` ``[N, ...]`` (full batches of ``batch_size`` only), as many
-    as needed; the permutation of a pass is drawn from ``generator`` when the pass starts.
-    Chapters 8 and 10 train their GANs (and chapter 10 every model) on these batches.
-    """
-    _check_positive("n_steps", n_steps)
-    _check_positive("batch_size", batch_size)
-    if x.shape[0] < batch_size:
-        raise ValueError(f"x holds {x.shape[0]} rows, fewer than one batch of {batch_size}.")
-
-    def make() -> Iterator[torch.Tensor]:
-        passes = (train.minibatches(x, batch_size=batch_size, generator=generator, drop_last=True)
-                  for _ in itertools.count())
-        return (batch for (batch,) in itertools.islice(itertools.chain.from_iterable(passes),
-                                                       n_steps))
-
-    return make
-
-
 def fashion_mnist_images(device: torch.device, binary: bool = False
                          ) -> tuple[torch.Tensor, torch.Tensor, data.ImageDataset, data.ImageDataset]:
     """Fashion-MNIST train and test images ``[N, 1, 28, 28]`` in [0, 1] on ``device``.
 
-    ``binary``: pixels > ½ become 1 (chapter 10). Also returns the two splits (labels, classes).
+    ``binary``: pixels > ½ become 1. Also returns the two splits (labels, classes).
     """
     train_set, test_set = data.load_fashion_mnist("train"), data.load_fashion_mnist("test")
     x_train = data.to_float_images(train_set)
@@ -135,95 +117,29 @@ def _stopwatch_dict(watch: compare.Stopwatch) -> dict[str, float]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GibbsSettings:
-    """Chapter 3's table "Mixing against correlation": chains per ρ, sweeps, burn-in.
-
-    The systematic scan runs ``n_sweeps`` sweeps and drops ``burn_in``; the random scan
-    runs twice as many single-coordinate updates and drops twice the burn-in.
-    """
-
-    rhos: tuple[float, ...] = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
-    n_sweeps: int = 3000
-    n_chains: int = 8
-    burn_in: int = 200
-
-    def __post_init__(self) -> None:
-        for name in ("n_sweeps", "n_chains", "burn_in"):
-            _check_positive(name, getattr(self, name))
-        if self.burn_in + 4 > self.n_sweeps:
-            raise ValueError(f"burn_in ({self.burn_in}) must leave at least 4 of the "
-                             f"{self.n_sweeps} sweeps.")
+QUICK_GIBBS = gibbs.MixingSettings(rhos=(0.0, 0.5, 0.9), n_sweeps=600, n_chains=4, burn_in=50)
 
 
-QUICK_GIBBS = GibbsSettings(rhos=(0.0, 0.5, 0.9), n_sweeps=600, n_chains=4, burn_in=50)
-
-
-def gibbs_mixing_closed_form(rho: float) -> dict[str, float]:
-    """The systematic-scan Gibbs sampler's mixing on N(0, [[1, ρ], [ρ, 1]]), in closed form.
-
-    Each coordinate is AR(1) with coefficient φ = ρ², so the lag-1 autocorrelation is ρ²,
-    τ = (1 + ρ²)/(1 − ρ²), and the ESS per coordinate update (two per sweep) is
-    (1 − ρ²)/(2 (1 + ρ²)). Book: eq-gibbs-lag1-autocorrelation and eq-ess (chapter 3).
-    """
-    phi = rho * rho
-    return {"lag1": phi, "tau": (1 + phi) / (1 - phi), "ess_per_update": (1 - phi) / (2 * (1 + phi))}
-
-
-def _standard_error(values: torch.Tensor) -> float | None:
-    """Standard error of the mean of independent values ``[n]`` (None for n = 1)."""
-    if values.numel() < 2:
-        return None
-    return float(values.double().std() / math.sqrt(values.numel()))
-
-
-def gibbs_mixing_measured(rho: float, settings: GibbsSettings, generator: torch.Generator
-                          ) -> dict[str, float]:
-    """Lag-1 autocorrelation, τ and ESS per coordinate update of x, measured on Gibbs chains.
-
-    Runs chapter 3's systematic and random scans (``n_chains`` chains from the origin) and
-    returns the lag-1 autocorrelation and τ of the systematic scan (means over the chains,
-    with standard errors from their spread) and the ESS per coordinate update of both scans
-    (τ and ESS by Geyer's initial monotone sequence).
-    """
-    s = settings
-    start = torch.zeros(2)
-    sys_chain = gibbs.gibbs_bivariate_gaussian(rho, s.n_sweeps, s.n_chains, start=start,
-                                               generator=generator)[:, s.burn_in:, 0]
-    rnd_chain = gibbs.gibbs_bivariate_gaussian(rho, 2 * s.n_sweeps, s.n_chains, scan="random",
-                                               start=start, generator=generator)[:, 2 * s.burn_in:, 0]
-    lag1 = gibbs.autocorrelation(sys_chain, max_lag=1)[:, 1]
-    taus = torch.tensor([gibbs.integrated_autocorrelation_time(c) for c in sys_chain])
-    return {
-        "lag1": float(lag1.mean()),
-        "lag1_se": _standard_error(lag1),
-        "tau": float(taus.mean()),
-        "tau_se": _standard_error(taus),
-        "ess_per_update_systematic":
-            sum(gibbs.effective_sample_size(c) for c in sys_chain) / (2 * sys_chain.numel()),
-        "ess_per_update_random":
-            sum(gibbs.effective_sample_size(c) for c in rnd_chain) / rnd_chain.numel(),
-    }
-
-
-def run_gibbs_bench(settings: GibbsSettings | None = None, *, quick: bool = False, seed: int = 0,
-                    device: torch.device | None = None, log: Log = print) -> dict[str, Any]:
-    """Chapter 3's mixing table: measured against the closed forms for every ρ.
+def run_gibbs_bench(settings: gibbs.MixingSettings | None = None, *, quick: bool = False,
+                    seed: int = 0, device: torch.device | None = None, log: Log = print
+                    ) -> dict[str, Any]:
+    """Chapter 3's mixing table: :func:`genmodels.gibbs.measure_mixing` for every ρ, beside
+    :func:`genmodels.gibbs.mixing_closed_form`.
 
     The chains run on the CPU, as in the chapter (``device`` is ignored). The chapter draws
     them after earlier cells used its generator, so its values agree with these within the
     Monte-Carlo error given by ``lag1_se``.
     """
-    settings = settings or (QUICK_GIBBS if quick else GibbsSettings())
+    settings = settings or (QUICK_GIBBS if quick else gibbs.MixingSettings())
     generator = seed_everything(seed)
     rows = []
     with compare.Stopwatch() as watch:
         for rho in settings.rhos:
-            measured = gibbs_mixing_measured(rho, settings, generator)
-            rows.append({"rho": rho, "measured": measured,
-                         "closed_form": gibbs_mixing_closed_form(rho)})
-            _say(log, f"  gibbs ρ = {rho:4.2f}: lag-1 {measured['lag1']:.4f} "
-                      f"(ρ² = {rho * rho:.4f}), ESS/update {measured['ess_per_update_systematic']:.4f}")
+            measured = gibbs.measure_mixing(rho, settings, generator)
+            rows.append({"rho": rho, "measured": asdict(measured),
+                         "closed_form": asdict(gibbs.mixing_closed_form(rho))})
+            _say(log, f"  gibbs ρ = {rho:4.2f}: lag-1 {measured.lag1:.4f} "
+                      f"(ρ² = {rho * rho:.4f}), ESS/update {measured.ess_per_update_systematic:.4f}")
     return {
         "chapter": "ch03_gibbs_sampling",
         "settings": asdict(settings),
@@ -252,97 +168,38 @@ def run_gibbs_bench(settings: GibbsSettings | None = None, *, quick: bool = Fals
 # Chapter 3: restricted Boltzmann machines on the digits
 # ---------------------------------------------------------------------------
 
-RBM_RULES: dict[str, dict[str, Any]] = {
-    "CD-1": {"k": 1, "persistent": False},
-    "CD-10": {"k": 10, "persistent": False},
-    "PCD-1": {"k": 1, "persistent": True},
-}
+
+QUICK_RBM = rbm.DigitsRBMSettings(epochs_cpu=2, epochs_gpu=2, large_hidden=32, chain_steps=50,
+                                  n_chain_samples=50)
 
 
-@dataclass(frozen=True)
-class RBMSettings:
-    """Chapter 3's RBMs: digits split 1500/297, SGD with momentum, CD-k and PCD.
+def _rbm_settings_for_seed(settings: rbm.DigitsRBMSettings, seed: int) -> rbm.DigitsRBMSettings:
+    """The chapter's seeds 0 (split), 1, 2 (small RBMs), 3, 4 (large RBMs), shifted by ``seed``."""
+    return replace(settings, split_seed=seed, small_seeds=(seed + 1, seed + 2),
+                   large_seeds=(seed + 3, seed + 4))
 
-    The small RBMs (``small_hidden`` units, exact likelihood) are trained with every rule
-    of ``rules``; the large ones (``large_hidden`` units) with ``large_rules``, and sampled
-    by ``chain_steps`` Gibbs steps from noise (``n_chain_samples`` chains).
+
+def run_rbm_bench(settings: rbm.DigitsRBMSettings | None = None, *, quick: bool = False,
+                  seed: int = 0, device: torch.device | None = None, log: Log = print
+                  ) -> dict[str, Any]:
+    """Chapter 3's RBMs: exact test log-likelihood of CD-1, CD-10 and PCD-1, then larger RBMs.
+
+    Calls the chapter's functions (:func:`genmodels.rbm.binarised_digits_split`,
+    :func:`genmodels.rbm.train_small_rbms`, :func:`genmodels.rbm.train_large_rbms`,
+    :func:`genmodels.rbm.long_chain_free_energies`) with its settings; ``seed`` shifts the
+    chapter's seeds (0 is the chapter's). The long chains of the large RBMs draw from
+    ``seed_everything(seed)``. Every number of the small RBMs and the test
+    pseudo-log-likelihood of the large ones reproduce the chapter's; the free energy of
+    long-chain samples agrees within Monte-Carlo error.
     """
-
-    epochs: Budget = Budget(cpu=20, gpu=60)
-    n_train: int = 1500
-    small_hidden: int = 16
-    large_hidden: int = 100
-    lr: float = 0.05
-    momentum: float = 0.5
-    batch_size: int = 32
-    rules: tuple[str, ...] = ("CD-1", "CD-10", "PCD-1")
-    large_rules: tuple[str, ...] = ("CD-1", "PCD-1")
-    chain_steps: int = 500
-    n_chain_samples: int = 200
-
-    def __post_init__(self) -> None:
-        for name in self.rules + self.large_rules:
-            if name not in RBM_RULES:
-                raise ValueError(f"unknown RBM training rule {name!r}; expected one of "
-                                 f"{', '.join(RBM_RULES)}.")
-
-
-QUICK_RBM = RBMSettings(epochs=_quick_budget(2), large_hidden=32, chain_steps=50,
-                        n_chain_samples=50)
-
-
-def rbm_with_data_log_odds(x_train: torch.Tensor, n_hidden: int, seed: int,
-                           device: torch.device) -> rbm.BernoulliRBM:
-    """A Bernoulli RBM for binary rows ``x_train`` ``[N, D]``, weights drawn with ``seed``.
-
-    The visible biases start at the data's log-odds, log(p/(1 − p)) with p the mean of each
-    pixel clamped to [0.01, 0.99] (Hinton's practical guide), as in chapters 3 and 10.
-    """
-    model = rbm.BernoulliRBM(x_train.shape[1], n_hidden,
-                             generator=torch.Generator().manual_seed(seed)).to(device)
-    with torch.no_grad():
-        p = x_train.mean(0).clamp(0.01, 0.99)
-        model.visible_bias.copy_(torch.log(p / (1 - p)))
-    return model
-
-
-def binarised_digits_split(n_train: int, seed: int, device: torch.device
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's digits binarised at ½, flattened ``[N, 64]``, split by a seeded permutation."""
-    digits = data.load_digits()
-    x_all = data.binarize(data.to_float_images(digits)).reshape(len(digits.images), -1).to(device)
-    if not 0 < n_train < len(x_all):
-        raise ValueError(f"n_train must lie between 1 and {len(x_all) - 1}, got {n_train}.")
-    perm = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(seed)).to(device)
-    return x_all[perm[:n_train]], x_all[perm[n_train:]]
-
-
-def run_rbm_bench(settings: RBMSettings | None = None, *, quick: bool = False, seed: int = 0,
-                  device: torch.device | None = None, log: Log = print) -> dict[str, Any]:
-    """Chapter 3's RBMs: exact test log-likelihood of CD-1, CD-10 and PCD-1, then a larger RBM.
-
-    Seeds as in the chapter for ``seed=0``: the split ``seed``, the small RBMs' weights
-    ``seed + 1`` and training ``seed + 2``, the large ones' ``seed + 3`` and ``seed + 4``;
-    the long chains of the large RBMs draw from ``seed_everything(seed)``. Every number of
-    the small RBMs and the test pseudo-log-likelihood of the large ones reproduce the
-    chapter's; the free energy of long-chain samples agrees within Monte-Carlo error.
-    """
-    settings = settings or (QUICK_RBM if quick else RBMSettings())
+    s = _rbm_settings_for_seed(settings or (QUICK_RBM if quick else rbm.DigitsRBMSettings()), seed)
     device = device if device is not None else pick_device()
-    epochs = settings.epochs.on(device)
+    epochs = budget_for(device, cpu=s.epochs_cpu, gpu=s.epochs_gpu)
     generator = seed_everything(seed)
-    x_train, x_test = binarised_digits_split(settings.n_train, seed, device)
-    common = {"epochs": epochs, "lr": settings.lr, "momentum": settings.momentum,
-              "batch_size": settings.batch_size}
+    x_train, x_test = rbm.binarised_digits_split(s.n_train, s.split_seed, device)
     small = []
     with compare.Stopwatch(device) as watch:
-        for name in settings.rules:
-            model = rbm_with_data_log_odds(x_train, settings.small_hidden, seed + 1, device)
-            history = rbm.train_rbm(
-                model, x_train, **common, **RBM_RULES[name],
-                generator=torch.Generator().manual_seed(seed + 2),
-                metrics={"test_log_likelihood":
-                         lambda m: rbm.exact_log_likelihood(m, x_test).mean()})
+        for name, (_, history) in rbm.train_small_rbms(x_train, x_test, s, epochs).items():
             values = history.values
             small.append({
                 "rule": name,
@@ -352,29 +209,19 @@ def run_rbm_bench(settings: RBMSettings | None = None, *, quick: bool = False, s
                 "reconstruction_error_train": values["reconstruction_error"][-1],
                 "wall_time": history.wall_time,
             })
-            _say(log, f"  rbm {name:6s} H={settings.small_hidden}: exact test log-likelihood "
+            _say(log, f"  rbm {name:6s} H={s.small_hidden}: exact test log-likelihood "
                       f"{small[-1]['test_log_likelihood']:.2f} nats ({history.wall_time:.1f} s)")
         large = []
-        for name in settings.large_rules:
-            model = rbm_with_data_log_odds(x_train, settings.large_hidden, seed + 3, device)
-            history = rbm.train_rbm(model, x_train, **common, **RBM_RULES[name],
-                                    generator=torch.Generator().manual_seed(seed + 4))
-            large.append({"rule": name, "model": model, "wall_time": history.wall_time})
-        with torch.no_grad():
-            for row in large:
-                model = row.pop("model")
-                samples = model.sample(settings.n_chain_samples, settings.chain_steps, generator)
-                row.update({
-                    "free_energy_test": float(model.free_energy(x_test).mean()),
-                    "free_energy_samples": float(model.free_energy(samples).mean()),
-                    "test_pseudo_log_likelihood":
-                        float(rbm.pseudo_log_likelihood(model, x_test).mean()),
-                })
+        for name, (model, history) in rbm.train_large_rbms(x_train, s, epochs).items():
+            check = rbm.long_chain_free_energies(model, x_test, s.n_chain_samples, s.chain_steps,
+                                                 generator)
+            large.append({"rule": name, "wall_time": history.wall_time, **check._asdict()})
     return {
         "chapter": "ch03_gibbs_sampling",
-        "settings": {**asdict(settings), "epochs": epochs, "n_test": int(x_test.shape[0])},
-        "seeds": {"split": seed, "small_weights": seed + 1, "small_training": seed + 2,
-                  "large_weights": seed + 3, "large_training": seed + 4, "seed_everything": seed},
+        "settings": {**asdict(s), "epochs": epochs, "n_test": int(x_test.shape[0])},
+        "seeds": {"split": s.split_seed, "small_weights": s.small_seeds[0],
+                  "small_training": s.small_seeds[1], "large_weights": s.large_seeds[0],
+                  "large_training": s.large_seeds[1], "seed_everything": seed},
         "device": describe_device(device),
         "torch_threads": torch.get_num_threads(),
         "reproduces": "exactly (dedicated generators), except the free energy of long-chain "
@@ -601,14 +448,6 @@ QUICK_IMAGE_GAN = ImageGanSettings(mlp_steps=_quick_budget(40), dcgan_steps=_qui
                                    n_eval=500, summary_last=(20, 10))
 
 
-def mlp_gan_players(latent_dim: int, device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """Chapters 8 and 10's MLP GAN: G 64–256–512–784 (sigmoid), D 784–512–256–1 (logit)."""
-    G = gan.MLPGenerator(latent_dim, 784, hidden=(256, 512), out_shape=(1, 28, 28),
-                         final=nn.Sigmoid()).to(device)
-    D = gan.MLPDiscriminator(784, hidden=(512, 256)).to(device)
-    return G, D
-
-
 def train_gan_recording_samples(
     G: nn.Module, D: nn.Module, x_train: torch.Tensor, n_steps: int,
     settings: ImageGanSettings, generator: torch.Generator,
@@ -625,7 +464,7 @@ def train_gan_recording_samples(
     z_fixed = gan.sample_latent(s.n_eval, s.latent_dim, device, generator)
     recorder = gan_monitor.SampleRecorder(G, z_fixed, every=max(n_steps // s.snapshots, 1))
     history = train.fit(recorder.wrap(step),
-                        fixed_step_minibatches(x_train, n_steps, s.batch_size, generator),
+                        train.fixed_step_minibatches(x_train, n_steps, s.batch_size, generator),
                         epochs=1, progress=False, log_every=100)
     recorder.record()
     return history, recorder
@@ -670,7 +509,7 @@ def run_image_gan_bench(settings: ImageGanSettings | None = None, *, quick: bool
         for name, last in zip(steps, s.summary_last, strict=True):
             torch.manual_seed(seed)
             if name == "MLP GAN":
-                G, D = mlp_gan_players(s.latent_dim, device)
+                G, D = comparison.mlp_gan_players(s.latent_dim, device)
             else:
                 G = gan.DCGANGenerator(s.latent_dim, channels=s.channels).to(device)
                 D = gan.DCGANDiscriminator(channels=s.channels).to(device)
@@ -715,29 +554,9 @@ def run_image_gan_bench(settings: ImageGanSettings | None = None, *, quick: bool
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ComparisonSettings:
-    """Chapter 10: the same binarised images and number of updates for every model."""
-
-    steps: Budget = Budget(cpu=2000, gpu=20_000)
-    batch_size: int = 64
-    n_eval: int = 500
-    latent_dim: int = 64
-    vae_latent_dim: int = 16
-    rbm_hidden: int = 200
-    gibbs_steps: tuple[int, ...] = (1, 3, 10, 30, 100, 300)
-    n_likelihood: int = 500
-    n_pseudo_likelihood: int = 100
-    iwae_ks: tuple[int, ...] = (1, 10, 100)
-    cpu_threads: int = 1
-
-    def __post_init__(self) -> None:
-        if list(self.gibbs_steps) != sorted(set(self.gibbs_steps)) or self.gibbs_steps[0] < 1:
-            raise ValueError(f"gibbs_steps must be increasing positive ints, got {self.gibbs_steps}.")
-
-
-QUICK_COMPARISON = ComparisonSettings(steps=_quick_budget(60), n_eval=200, gibbs_steps=(1, 3, 10),
-                                      n_likelihood=100, n_pseudo_likelihood=20, iwae_ks=(1, 10))
+QUICK_COMPARISON = comparison.ComparisonSettings(
+    steps_cpu=60, steps_gpu=60, n_eval=200, gibbs_steps=(1, 3, 10), n_likelihood=100,
+    n_pseudo_likelihood=20, iwae_ks=(1, 10))
 
 
 def _coverage_dict(coverage: compare.ClassCoverage) -> dict[str, Any]:
@@ -745,16 +564,16 @@ def _coverage_dict(coverage: compare.ClassCoverage) -> dict[str, Any]:
             "shares": [float(v) for v in coverage.shares]}
 
 
-def run_comparison_bench(settings: ComparisonSettings | None = None, *, quick: bool = False,
-                         seed: int = 0, device: torch.device | None = None, log: Log = print
-                         ) -> dict[str, Any]:
+def run_comparison_bench(settings: comparison.ComparisonSettings | None = None, *,
+                         quick: bool = False, seed: int = 0, device: torch.device | None = None,
+                         log: Log = print) -> dict[str, Any]:
     """Chapter 10's summary table: FD, class coverage, likelihood, cost to train and sample.
 
-    Trains the VAE, the GAN and the PCD RBM with the chapter's settings and draws in the
-    chapter's order (one CPU thread on a CPU, as the chapter), so every number reproduces
-    the chapter's except the times.
+    Calls the functions of :mod:`genmodels.comparison` in the chapter's order with its
+    settings (one CPU thread on a CPU, as the chapter), so every number reproduces the
+    chapter's except the times.
     """
-    s = settings or (QUICK_COMPARISON if quick else ComparisonSettings())
+    s = settings or (QUICK_COMPARISON if quick else comparison.ComparisonSettings())
     device = device if device is not None else pick_device()
     threads = torch.get_num_threads()
     if device.type == "cpu":
@@ -765,130 +584,65 @@ def run_comparison_bench(settings: ComparisonSettings | None = None, *, quick: b
         torch.set_num_threads(threads)
 
 
-def _comparison(s: ComparisonSettings, seed: int, device: torch.device, log: Log
+def _comparison(s: comparison.ComparisonSettings, seed: int, device: torch.device, log: Log
                 ) -> dict[str, Any]:
-    n_steps = s.steps.on(device)
+    n_steps = budget_for(device, cpu=s.steps_cpu, gpu=s.steps_gpu)
     generator = seed_everything(seed)
-    x_train, x_test, _, test_set = fashion_mnist_images(device, binary=True)
-    grey_test = data.to_float_images(test_set).to(device)
+    images = comparison.binarised_fashion_mnist(device)
+    x_train, x_test = images.train, images.test
     classifier = _classifier(device)
-    test_features = classifier.features(x_test[:s.n_eval])
-
-    def fd_to_test(images: torch.Tensor) -> float:
-        return metrics.frechet_distance(classifier.features(images), test_features)
-
-    def batches() -> Callable[[], Iterator[torch.Tensor]]:
-        return fixed_step_minibatches(x_train, n_steps, s.batch_size, generator)
-
+    fd_to_test = metrics.FrechetReference(x_test[:s.n_eval], classifier)
     cost: dict[str, compare.Stopwatch] = {}
-    torch.manual_seed(seed)
-    vae_model = vae.MLPVAE(latent_dim=s.vae_latent_dim, hidden=(256,)).to(device)
-    vae_opt = torch.optim.Adam(vae_model.parameters(), lr=1e-3)
 
-    def vae_update(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = vae.vae_step_loss(vae_model, x, generator=generator)
-        vae_opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        vae_opt.step()
-        return terms
-
+    vae_model = comparison.comparison_vae(s, seed).to(device)
     with compare.Stopwatch(device) as cost["VAE"]:
-        train.fit(vae_update, batches(), epochs=1, progress=False)
-    vae_model.eval()
+        comparison.train_vae_on_batches(vae_model, train.fixed_step_minibatches(
+            x_train, n_steps, s.batch_size, generator), s, generator)
     _say(log, f"  comparison VAE: {n_steps} steps, {cost['VAE'].wall:.1f} s")
 
-    torch.manual_seed(seed)
-    G, D = mlp_gan_players(s.latent_dim, device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    gan_step = gan.make_gan_step(G, D, opt_g, opt_d, s.latent_dim, loss="non_saturating",
-                                 generator=generator)
+    G, D = comparison.comparison_gan(s, seed, device)
     with compare.Stopwatch(device) as cost["GAN"]:
-        gan_history = train.fit(gan_step, batches(), epochs=1, progress=False)
-    G.eval()
+        gan_history = comparison.train_gan_on_batches(G, D, train.fixed_step_minibatches(
+            x_train, n_steps, s.batch_size, generator), s, generator)
     _say(log, f"  comparison GAN: {n_steps} steps, {cost['GAN'].wall:.1f} s")
 
     flat_train = x_train.reshape(len(x_train), -1)
-    rbm_model = rbm_with_data_log_odds(flat_train, s.rbm_hidden, seed, device)
-    n_images = n_steps * s.batch_size
-    passes = [torch.randperm(len(flat_train), generator=generator)
-              for _ in range(n_images // len(flat_train) + 1)]
-    subset = flat_train[torch.cat(passes)[:n_images].to(device)]
+    rbm_model = comparison.comparison_rbm(flat_train, s, seed)
+    rows = comparison.rows_of_shuffled_passes(flat_train, n_steps * s.batch_size, generator)
+    monitor = x_test[:s.n_rbm_monitor].reshape(s.n_rbm_monitor, -1)
     with compare.Stopwatch(device) as cost["RBM"]:
-        rbm_history = rbm.train_rbm(rbm_model, subset, epochs=1, k=1, persistent=True, lr=0.05,
-                                    momentum=0.5, batch_size=s.batch_size, generator=generator,
-                                    monitor=x_test[:20].reshape(20, -1))
+        rbm_history = comparison.train_pcd_rbm(rbm_model, rows, s, monitor, generator)
     _say(log, f"  comparison RBM: {rbm_history.steps[-1]} updates, {cost['RBM'].wall:.1f} s")
 
-    chains = (torch.rand(s.n_eval, 784, generator=generator) < 0.5).float().to(device)
-    gibbs_states, gibbs_means, done = {}, {}, 0
-    with torch.no_grad():
-        for t in s.gibbs_steps:
-            for _ in range(t - done - 1):
-                chains = rbm_model.gibbs_step(chains, generator)
-            h, _ = rbm_model.sample_hidden(chains, generator)
-            chains, probs = rbm_model.sample_visible(h, generator)
-            done = t
-            gibbs_states[t] = chains.reshape(-1, 1, 28, 28)
-            gibbs_means[t] = probs.reshape(-1, 1, 28, 28)
+    gibbs_states, gibbs_means = comparison.rbm_chains_from_noise(rbm_model, s, generator)
     gibbs_rows = [{"steps": t, "fd": fd_to_test(gibbs_states[t]),
                    **_coverage_dict(compare.class_coverage(classifier.probs(gibbs_states[t])))}
                   for t in s.gibbs_steps]
-
-    rbm_steps = s.gibbs_steps[-1]
-    n = s.n_eval
-
-    def binary_draw(probs: torch.Tensor) -> torch.Tensor:
-        # the chapter's torch.bernoulli(probs, generator=generator), drawn where the (CPU)
-        # generator lives so that it also runs on an accelerator; identical on a CPU
-        return torch.bernoulli(probs.to(generator.device), generator=generator).to(probs.device)
-
-    with torch.no_grad():
-        samples = {
-            "VAE": binary_draw(vae_model.sample(n, generator=generator)),
-            "GAN": binary_draw(G(gan.sample_latent(n, s.latent_dim, device, generator))),
-            "RBM": gibbs_states[rbm_steps],
-        }
-        means = {
-            "VAE": vae_model.sample(n, generator=generator),
-            "GAN": G(gan.sample_latent(n, s.latent_dim, device, generator)),
-            "RBM": gibbs_means[rbm_steps],
-        }
-    sample_ms = {
-        "VAE": compare.ms_per_1000_samples(lambda k: vae_model.sample(k, generator=generator),
-                                           device=device),
-        "GAN": compare.ms_per_1000_samples(
-            lambda k: G(gan.sample_latent(k, s.latent_dim, device, generator)), device=device),
-        "RBM": compare.ms_per_1000_samples(lambda k: rbm_model.sample(k, rbm_steps,
-                                                                      generator=generator),
-                                           n=100, repeats=1, device=device),
-    }
-    n_lik, n_pll = s.n_likelihood, s.n_pseudo_likelihood
-    with torch.no_grad():
-        test_elbo = ev.elbo_in_batches(vae_model, x_test[:n_lik], generator=generator).elbo.mean().item()
-        test_iwae = {str(k): ev.iwae_in_batches(vae_model, x_test[:n_lik], k=k,
-                                                generator=generator).mean().item()
-                     for k in s.iwae_ks}
-        test_pll = rbm.pseudo_log_likelihood(rbm_model, x_test[:n_pll].reshape(n_pll, -1)
-                                             ).mean().item()
-    k_max = str(max(s.iwae_ks))
+    samples, means = comparison.samples_and_means(vae_model, G, gibbs_states, gibbs_means, s,
+                                                  generator)
+    sample_ms = comparison.sampling_cost_ms(vae_model, G, rbm_model, s, generator)
+    lik = comparison.likelihoods_on_test_images(vae_model, rbm_model, x_test, s, generator)
+    k_max = max(s.iwae_ks)
     likelihood = {
-        "VAE": {"kind": "lower bound", "elbo": test_elbo, "iwae": test_iwae,
-                "bits_per_dim_upper_bound": -test_iwae[k_max] / (784 * math.log(2))},
+        "VAE": {"kind": "lower bound", "elbo": lik.elbo,
+                "iwae": {str(k): v for k, v in lik.iwae.items()},
+                "bits_per_dim_upper_bound": -lik.iwae[k_max] / (784 * math.log(2))},
         "GAN": {"kind": "none (implicit model)"},
         "RBM": {"kind": "pseudo-log-likelihood (not a bound, not comparable)",
-                "pseudo_log_likelihood": test_pll},
+                "pseudo_log_likelihood": lik.rbm_pseudo_log_likelihood},
     }
     models = {}
     for name in samples:
+        quality = comparison.sample_quality(samples[name], means[name], classifier, fd_to_test)
         models[name] = {
-            "fd_binary": fd_to_test(samples[name]),
-            "fd_mean": fd_to_test(means[name]),
-            **_coverage_dict(compare.class_coverage(classifier.probs(samples[name]))),
+            "fd_binary": quality.fd_binary,
+            "fd_mean": quality.fd_mean,
+            **_coverage_dict(quality.coverage),
             "likelihood": likelihood[name],
             "train_time": _stopwatch_dict(cost[name]),
             "ms_per_1000_samples": sample_ms[name],
         }
+    n = s.n_eval
     real = compare.class_coverage(classifier.probs(x_train[:n]))
     return {
         "chapter": "ch10_comparison",
@@ -902,7 +656,7 @@ def _comparison(s: ComparisonSettings, seed: int, device: torch.device, log: Log
         "models": models,
         "gan_last": {"d_real": gan_history.last("d_real"), "d_fake": gan_history.last("d_fake")},
         "real_binarised_train": {"fd_binary": fd_to_test(x_train[:n]), **_coverage_dict(real)},
-        "grey_test_fd": fd_to_test(grey_test[n:2 * n]),
+        "grey_test_fd": fd_to_test(images.grey_test[n:2 * n]),
         "gibbs_steps": gibbs_rows,
         "references": [
             {"quantity": "Fréchet distance", "value": "real binarised training images: the floor",
@@ -951,263 +705,3 @@ def seeds_of(section: Mapping[str, Any]) -> list[int]:
     values = seeds.values() if isinstance(seeds, Mapping) else seeds
     return sorted({int(v) for v in values})
 
-
-# ---------------------------------------------------------------------------
-# Tables: plain text for the command line, HTML for the results appendix
-# ---------------------------------------------------------------------------
-
-
-class Table(NamedTuple):
-    """A table of strings: a caption, the column names and the rows."""
-
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
-
-
-def _pm(mean: float, se: float | None, digits: int = 2) -> str:
-    return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
-
-
-def gibbs_tables(section: Mapping[str, Any]) -> list[Table]:
-    """Measured lag-1 autocorrelation, τ and ESS per update beside their closed forms."""
-    rows = []
-    for r in section["rows"]:
-        m, c = r["measured"], r["closed_form"]
-        rows.append([f"{r['rho']:.2f}", _pm(m["lag1"], m["lag1_se"], 4), f"{c['lag1']:.4f}",
-                     _pm(m["tau"], m.get("tau_se")), f"{c['tau']:.2f}",
-                     f"{m['ess_per_update_systematic']:.4f}", f"{c['ess_per_update']:.4f}",
-                     f"{m['ess_per_update_random']:.4f}"])
-    s = section["settings"]
-    return [Table(f"{s['n_chains']} chains of {s['n_sweeps']} sweeps per ρ (burn-in "
-                  f"{s['burn_in']}); measured beside the closed form",
-                  ["ρ", "lag-1 autocorr. ± s.e.", "ρ² (closed form)", "τ ± s.e.", "(1+ρ²)/(1−ρ²)",
-                   "ESS / update (systematic)", "(1−ρ²)/(2(1+ρ²))", "ESS / update (random scan)"],
-                  rows)]
-
-
-def rbm_tables(section: Mapping[str, Any]) -> list[Table]:
-    """Small RBMs by training rule (exact likelihood), then the large RBMs."""
-    s = section["settings"]
-    small = [[r["rule"], f"{r['test_log_likelihood']:.2f}", f"{r['pseudo_log_likelihood_train']:.2f}",
-              f"{r['reconstruction_error_train']:.4f}", f"{r['wall_time']:.1f}"]
-             for r in section["small"]]
-    large = [[r["rule"], f"{r['free_energy_test']:.2f}", f"{r['free_energy_samples']:.2f}",
-              f"{r['test_pseudo_log_likelihood']:.2f}", f"{r['wall_time']:.1f}"]
-             for r in section["large"]]
-    return [
-        Table(f"H = {s['small_hidden']} hidden units, {s['epochs']} epochs on {s['n_train']} "
-              f"digits; exact log-likelihood of {s['n_test']} test digits",
-              ["rule", "exact test log-likelihood (nats)", "pseudo-log-likelihood (train, nats)",
-               "reconstruction error (train)", "train wall (s)"], small),
-        Table(f"H = {s['large_hidden']} hidden units; {s['n_chain_samples']} chains of "
-              f"{s['chain_steps']} Gibbs steps from noise",
-              ["rule", "mean free energy, test digits", "mean free energy, long-chain samples",
-               "test pseudo-log-likelihood (nats)", "train wall (s)"], large),
-    ]
-
-
-def vae_tables(section: Mapping[str, Any]) -> list[Table]:
-    """The VAE's time, bounds, units and Fréchet distance, with what each compares with."""
-    fd = section["frechet"]
-    elbo = section["test_elbo"]
-    rows = [
-        ["seconds per epoch (wall)", f"{section['seconds_per_epoch']:.1f}",
-         f"{section['epochs']} epochs of {section['n_train']} images, batch {section['batch_size']}"],
-        ["test ELBO (nats / image)", f"{elbo:.2f}",
-         f"{section['n_test']} test images; reconstruction {section['test_reconstruction']:.2f}, "
-         f"KL {section['test_kl']:.2f}"],
-        ["train ELBO (nats / image)", f"{section['train_elbo']:.2f}",
-         f"first {section['n_train_elbo']} training images (over-fitting check)"],
-    ]
-    for k, bound in section["iwae"].items():
-        rows.append([f"IWAE bound, k = {k} (nats / image)",
-                     _pm(bound["mean"], bound["standard_error"]),
-                     f"first {section['n_iwae']} test images; must not decrease with k"])
-    n_latent = len(section["kl_per_dimension"])
-    rows += [
-        ["active units", f"{section['active_units']} / {n_latent}",
-         f"KL per dimension {min(section['kl_per_dimension']):.2f}–"
-         f"{max(section['kl_per_dimension']):.2f} nats"],
-        ["Fréchet distance, prior samples to test", f"{fd['prior_samples']:.1f}",
-         f"{fd['n']} decoded z ~ N(0, I) against {fd['n']} test images"],
-        ["Fréchet distance, real training images to test", f"{fd['real_train_images']:.1f}",
-         "the floor (reference point)"],
-    ]
-    return [Table(section["model"], ["quantity", "ours", "compared with / notes"], rows)]
-
-
-def image_gan_tables(section: Mapping[str, Any]) -> list[Table]:
-    """The GANs' final Fréchet distance among the reference image sets, and their cost."""
-    n_eval = section["settings"]["n_eval"]
-    rows = [[name, f"{value:.1f}", "reference point", "", "", ""]
-            for name, value in section["reference_fd"].items()]
-    over = []
-    for run in section["runs"]:
-        tail = run["last_steps_mean"]
-        rows.append([f"{run['model']} ({run['steps']} steps)", f"{run['final_fd']:.1f}",
-                     f"{tail['acc_real']:.2f} / {tail['acc_fake']:.2f}",
-                     f"{run['train_time']['wall']:.1f}", f"{run['train_time']['cpu']:.1f}",
-                     f"{run['cpu_ms_per_step']:.0f}"])
-        trace = run["frechet_over_training"]
-        over.append([run["model"], ", ".join(f"{s}: {v:.0f}" for s, v in
-                                              zip(trace["step"], trace["fd"], strict=True))])
-    rows.sort(key=lambda r: float(r[1]))
-    return [
-        Table(f"Fréchet distance of {n_eval} images to the {10_000} test images (lower is better); "
-              "D accuracy: mean over the last steps",
-              ["images", "FD to test", "D accuracy real / fake", "train wall (s)",
-               "train CPU (s)", "CPU ms / step"], rows),
-        Table("Fréchet distance of the same fixed z over training", ["model", "step: FD"], over),
-    ]
-
-
-def comparison_tables(section: Mapping[str, Any]) -> list[Table]:
-    """Chapter 10's summary table and the RBM's sample quality against Gibbs steps."""
-    rows = []
-    for name, m in section["models"].items():
-        lik = m["likelihood"]
-        if "iwae" in lik:
-            k = max(lik["iwae"], key=int)
-            lik_text = f"≥ {lik['iwae'][k]:.1f} (IWAE, k = {k}); ELBO {lik['elbo']:.1f}"
-        elif "pseudo_log_likelihood" in lik:
-            lik_text = f"needs log Z (PLL {lik['pseudo_log_likelihood']:.1f}, not comparable)"
-        else:
-            lik_text = lik["kind"]
-        rows.append([name, f"{m['fd_binary']:.2f}", f"{m['fd_mean']:.2f}", f"{m['covered']}/10",
-                     f"{m['kl_to_uniform']:.2f}", lik_text, f"{m['train_time']['wall']:.1f}",
-                     f"{m['train_time']['cpu']:.1f}", f"{m['ms_per_1000_samples']:.1f}"])
-    real = section["real_binarised_train"]
-    rows.append(["real (binarised train)", f"{real['fd_binary']:.2f}", "", f"{real['covered']}/10",
-                 f"{real['kl_to_uniform']:.2f}", "", "", "", ""])
-    s = section["settings"]
-    gibbs_rows = [[str(r["steps"]), f"{r['fd']:.2f}", f"{r['covered']}/10",
-                   f"{r['kl_to_uniform']:.2f}"] for r in section["gibbs_steps"]]
-    return [
-        Table(f"{s['steps']} updates of {s['batch_size']} binarised images per model; "
-              f"{s['n_eval']} samples per model against {s['n_eval']} binarised test images",
-              ["model", "FD (binary draws)", "FD (mean images)", "classes covered",
-               "KL to uniform (nats)", "test log-likelihood (nats / image)", "train wall (s)",
-               "train CPU (s)", "ms per 1000 samples"], rows),
-        Table("RBM: binary states of the chains after t Gibbs steps from noise",
-              ["Gibbs steps", "FD", "classes covered", "KL to uniform (nats)"], gibbs_rows),
-    ]
-
-
-def gan_tables(section: Mapping[str, Any]) -> list[Table]:
-    """The mode-collapse section (chapter 9): mean ± std over seeds, then the published rows."""
-    rows = []
-    for r in section["results"]:
-        m, s = r["mean"], r["std"]
-        rkl = "∞" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
-        rows.append([r["dataset"], r["label"],
-                     f"{m['modes_captured']:.1f} ± {s['modes_captured']:.1f} / {r['n_modes']}",
-                     f"{100 * m['high_quality_share']:.1f} ± {100 * s['high_quality_share']:.1f}",
-                     rkl, f"{m['wall_time']:.1f}", ""])
-    for p in section["published"]:
-        rows.append([p["dataset"], f"published: {p['method']}", f"{p['modes_captured']:.1f}",
-                     f"{100 * p['high_quality_share']:.1f}", "", "", p.get("source", "")])
-    return [Table(f"mean ± standard deviation over seeds {list(section['seeds'])}",
-                  ["data", "variant", "modes captured", "high quality (%)", "reverse KL",
-                   "s / run", "source"], rows)]
-
-
-TABLES: dict[str, Callable[[Mapping[str, Any]], list[Table]]] = {
-    "gibbs": gibbs_tables, "rbm": rbm_tables, "vae": vae_tables, "image_gan": image_gan_tables,
-    "comparison": comparison_tables, "gan": gan_tables,
-}
-
-
-def _tables_of(name: str, doc: Mapping[str, Any]) -> list[Table]:
-    if name not in TABLES:
-        raise ValueError(f"unknown benchmark section {name!r}; expected one of: "
-                         f"{', '.join(TABLES)}.")
-    if name not in doc:
-        raise KeyError(f"this benchmark file holds no {name!r} section (it has "
-                       f"{sorted(k for k in doc if k in TABLES)}); rerun "
-                       f"`python -m genmodels.bench --only {name}`.")
-    return TABLES[name](doc[name])
-
-
-def format_table_text(table: Table) -> str:
-    """A :class:`Table` as aligned plain text."""
-    widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in range(len(table.header))]
-    lines = [table.caption, "  ".join(h.ljust(w) for h, w in zip(table.header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table.rows]
-    return "\n".join(lines)
-
-
-def format_section_text(name: str, doc: Mapping[str, Any]) -> str:
-    """Every table of section ``name`` of a benchmark document, as plain text."""
-    return "\n\n".join(format_table_text(t) for t in _tables_of(name, doc))
-
-
-def table_html(table: Table) -> str:
-    """A :class:`Table` as an HTML table (every cell escaped)."""
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-                   for row in table.rows)
-    return (f'<table class="table"><caption>{esc(table.caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def _seeds_text(seeds: Any) -> str:
-    if isinstance(seeds, Mapping):
-        return ", ".join(f"{role} {value}" for role, value in seeds.items())
-    return str(list(seeds)) if seeds is not None else "not recorded"
-
-
-def provenance_text(name: str, doc: Mapping[str, Any]) -> str:
-    """Who produced a section: date, command, machine, versions, threads, load, seeds."""
-    m = doc["machine"]
-    section = doc[name]
-    versions = f"Python {m['python']}, PyTorch {m['torch']}"
-    if m.get("numpy"):
-        versions += f", NumPy {m['numpy']}"
-    if m.get("genmodels"):
-        versions += f", genmodels {m['genmodels']}"
-    if m.get("git_commit"):
-        changed = ", with uncommitted changes" if m.get("git_modified") else ""
-        versions += f" (commit {m['git_commit'][:10]}{changed})"
-    device = section.get("device", m["device"])
-    threads = section.get("torch_threads", m.get("torch_threads_gan"))
-    if threads is not None:
-        device = re.sub(r" \(\d+ threads?\)$", "", device)
-        device += f", {threads} torch thread{'s' if threads != 1 else ''}"
-    load = m.get("load_average_1min_at_start")
-    load_text = "" if load is None else f"; load average {load}"
-    if load is not None and doc.get("load_average_1min_at_end") is not None:
-        load_text += f" at the start, {doc['load_average_1min_at_end']} at the end"
-    wall = section.get("wall_time")
-    wall_text = "" if wall is None else f" The section took {wall:.{1 if wall < 10 else 0}f} s."
-    reproduces = section.get("reproduces")
-    repro_text = "" if not reproduces else f" Reproduces the chapter: {reproduces}."
-    return (f"Produced {doc['created']} by `{doc['command'].strip()}` on {m['cpu']} "
-            f"({m['cpu_count']} cores), {device}; {versions}{load_text}. "
-            f"Seeds: {_seeds_text(section.get('seeds', doc.get('seeds')))}.{wall_text}{repro_text}")
-
-
-def section_html(name: str, doc: Mapping[str, Any]) -> str:
-    """The results appendix's rendering of section ``name``: tables, provenance, references.
-
-    A smoke run (``--quick``) is flagged in bold: its numbers do not reproduce the chapter.
-    """
-    parts = [table_html(t) for t in _tables_of(name, doc)]
-    section = doc[name]
-    refs = section.get("references", [])
-    if refs:
-        items = "".join(f"<li>{html.escape(r['quantity'])}: {html.escape(r['value'])}"
-                        f"{' — ' if r['value'] else ''}<code>{html.escape(r['source'])}</code></li>"
-                        for r in refs)
-        parts.append(f"<p>Compared with (closed forms and equations of the book, reference "
-                     f"points, and the works behind them):</p><ul>{items}</ul>")
-    published = section.get("published")
-    if published == []:
-        parts.append("<p>The chapter compares these numbers with no published result.</p>")
-    parts.append(f"<p><em>{html.escape(provenance_text(name, doc))}</em></p>")
-    if doc.get("quick"):
-        parts.insert(0, "<p><strong>Smoke run (<code>--quick</code>): tiny budgets; these numbers "
-                        "do not reproduce the chapter. Run <code>make bench</code> for the real "
-                        "ones.</strong></p>")
-    return "\n".join(parts)

@@ -1,0 +1,288 @@
+"""The benchmark's results as tables: plain text for the command line, HTML for the appendix.
+
+``python -m genmodels.bench`` writes one JSON document per section (see
+:mod:`genmodels.bench` and :mod:`genmodels.bench_chapters`); :func:`section_html` renders a
+section for the results appendix (``book/appendix_results.ipynb``) with its provenance
+(machine, versions, seeds, load) and the references its numbers are compared with, and
+:func:`format_section_text` prints it on the command line. One ``*_tables`` function per
+section turns its dict into :class:`Table` objects; nothing here runs a model.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+__all__ = [
+    "TABLES",
+    "Table",
+    "comparison_tables",
+    "format_section_text",
+    "format_table_text",
+    "gan_tables",
+    "gibbs_tables",
+    "image_gan_tables",
+    "provenance_text",
+    "rbm_tables",
+    "section_html",
+    "table_html",
+    "vae_tables",
+]
+
+
+class Table(NamedTuple):
+    """A table of strings: a caption, the column names and the rows."""
+
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _pm(mean: float, se: float | None, digits: int = 2) -> str:
+    return f"{mean:.{digits}f}" if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def gibbs_tables(section: Mapping[str, Any]) -> list[Table]:
+    """Measured lag-1 autocorrelation, τ and ESS per update beside their closed forms."""
+    rows = []
+    for r in section["rows"]:
+        m, c = r["measured"], r["closed_form"]
+        rows.append([f"{r['rho']:.2f}", _pm(m["lag1"], m["lag1_se"], 4), f"{c['lag1']:.4f}",
+                     _pm(m["tau"], m.get("tau_se")), f"{c['tau']:.2f}",
+                     f"{m['ess_per_update_systematic']:.4f}", f"{c['ess_per_update']:.4f}",
+                     f"{m['ess_per_update_random']:.4f}"])
+    s = section["settings"]
+    return [Table(f"{s['n_chains']} chains of {s['n_sweeps']} sweeps per ρ (burn-in "
+                  f"{s['burn_in']}); measured beside the closed form",
+                  ["ρ", "lag-1 autocorr. ± s.e.", "ρ² (closed form)", "τ ± s.e.", "(1+ρ²)/(1−ρ²)",
+                   "ESS / update (systematic)", "(1−ρ²)/(2(1+ρ²))", "ESS / update (random scan)"],
+                  rows)]
+
+
+def rbm_tables(section: Mapping[str, Any]) -> list[Table]:
+    """Small RBMs by training rule (exact likelihood), then the large RBMs."""
+    s = section["settings"]
+    small = [[r["rule"], f"{r['test_log_likelihood']:.2f}", f"{r['pseudo_log_likelihood_train']:.2f}",
+              f"{r['reconstruction_error_train']:.4f}", f"{r['wall_time']:.1f}"]
+             for r in section["small"]]
+    large = [[r["rule"], f"{r['free_energy_test']:.2f}", f"{r['free_energy_samples']:.2f}",
+              f"{r['test_pseudo_log_likelihood']:.2f}", f"{r['wall_time']:.1f}"]
+             for r in section["large"]]
+    return [
+        Table(f"H = {s['small_hidden']} hidden units, {s['epochs']} epochs on {s['n_train']} "
+              f"digits; exact log-likelihood of {s['n_test']} test digits",
+              ["rule", "exact test log-likelihood (nats)", "pseudo-log-likelihood (train, nats)",
+               "reconstruction error (train)", "train wall (s)"], small),
+        Table(f"H = {s['large_hidden']} hidden units; {s['n_chain_samples']} chains of "
+              f"{s['chain_steps']} Gibbs steps from noise",
+              ["rule", "mean free energy, test digits", "mean free energy, long-chain samples",
+               "test pseudo-log-likelihood (nats)", "train wall (s)"], large),
+    ]
+
+
+def vae_tables(section: Mapping[str, Any]) -> list[Table]:
+    """The VAE's time, bounds, units and Fréchet distance, with what each compares with."""
+    fd = section["frechet"]
+    elbo = section["test_elbo"]
+    rows = [
+        ["seconds per epoch (wall)", f"{section['seconds_per_epoch']:.1f}",
+         f"{section['epochs']} epochs of {section['n_train']} images, batch {section['batch_size']}"],
+        ["test ELBO (nats / image)", f"{elbo:.2f}",
+         f"{section['n_test']} test images; reconstruction {section['test_reconstruction']:.2f}, "
+         f"KL {section['test_kl']:.2f}"],
+        ["train ELBO (nats / image)", f"{section['train_elbo']:.2f}",
+         f"first {section['n_train_elbo']} training images (over-fitting check)"],
+    ]
+    for k, bound in section["iwae"].items():
+        rows.append([f"IWAE bound, k = {k} (nats / image)",
+                     _pm(bound["mean"], bound["standard_error"]),
+                     f"first {section['n_iwae']} test images; must not decrease with k"])
+    n_latent = len(section["kl_per_dimension"])
+    rows += [
+        ["active units", f"{section['active_units']} / {n_latent}",
+         f"KL per dimension {min(section['kl_per_dimension']):.2f}–"
+         f"{max(section['kl_per_dimension']):.2f} nats"],
+        ["Fréchet distance, prior samples to test", f"{fd['prior_samples']:.1f}",
+         f"{fd['n']} decoded z ~ N(0, I) against {fd['n']} test images"],
+        ["Fréchet distance, real training images to test", f"{fd['real_train_images']:.1f}",
+         "the floor (reference point)"],
+    ]
+    return [Table(section["model"], ["quantity", "ours", "compared with / notes"], rows)]
+
+
+def image_gan_tables(section: Mapping[str, Any]) -> list[Table]:
+    """The GANs' final Fréchet distance among the reference image sets, and their cost."""
+    n_eval = section["settings"]["n_eval"]
+    rows = [[name, f"{value:.1f}", "reference point", "", "", ""]
+            for name, value in section["reference_fd"].items()]
+    over = []
+    for run in section["runs"]:
+        tail = run["last_steps_mean"]
+        rows.append([f"{run['model']} ({run['steps']} steps)", f"{run['final_fd']:.1f}",
+                     f"{tail['acc_real']:.2f} / {tail['acc_fake']:.2f}",
+                     f"{run['train_time']['wall']:.1f}", f"{run['train_time']['cpu']:.1f}",
+                     f"{run['cpu_ms_per_step']:.0f}"])
+        trace = run["frechet_over_training"]
+        over.append([run["model"], ", ".join(f"{s}: {v:.0f}" for s, v in
+                                              zip(trace["step"], trace["fd"], strict=True))])
+    rows.sort(key=lambda r: float(r[1]))
+    return [
+        Table(f"Fréchet distance of {n_eval} images to the {10_000} test images (lower is better); "
+              "D accuracy: mean over the last steps",
+              ["images", "FD to test", "D accuracy real / fake", "train wall (s)",
+               "train CPU (s)", "CPU ms / step"], rows),
+        Table("Fréchet distance of the same fixed z over training", ["model", "step: FD"], over),
+    ]
+
+
+def comparison_tables(section: Mapping[str, Any]) -> list[Table]:
+    """Chapter 10's summary table and the RBM's sample quality against Gibbs steps."""
+    rows = []
+    for name, m in section["models"].items():
+        lik = m["likelihood"]
+        if "iwae" in lik:
+            k = max(lik["iwae"], key=int)
+            lik_text = f"≥ {lik['iwae'][k]:.1f} (IWAE, k = {k}); ELBO {lik['elbo']:.1f}"
+        elif "pseudo_log_likelihood" in lik:
+            lik_text = f"needs log Z (PLL {lik['pseudo_log_likelihood']:.1f}, not comparable)"
+        else:
+            lik_text = lik["kind"]
+        rows.append([name, f"{m['fd_binary']:.2f}", f"{m['fd_mean']:.2f}", f"{m['covered']}/10",
+                     f"{m['kl_to_uniform']:.2f}", lik_text, f"{m['train_time']['wall']:.1f}",
+                     f"{m['train_time']['cpu']:.1f}", f"{m['ms_per_1000_samples']:.1f}"])
+    real = section["real_binarised_train"]
+    rows.append(["real (binarised train)", f"{real['fd_binary']:.2f}", "", f"{real['covered']}/10",
+                 f"{real['kl_to_uniform']:.2f}", "", "", "", ""])
+    s = section["settings"]
+    gibbs_rows = [[str(r["steps"]), f"{r['fd']:.2f}", f"{r['covered']}/10",
+                   f"{r['kl_to_uniform']:.2f}"] for r in section["gibbs_steps"]]
+    return [
+        Table(f"{s['steps']} updates of {s['batch_size']} binarised images per model; "
+              f"{s['n_eval']} samples per model against {s['n_eval']} binarised test images",
+              ["model", "FD (binary draws)", "FD (mean images)", "classes covered",
+               "KL to uniform (nats)", "test log-likelihood (nats / image)", "train wall (s)",
+               "train CPU (s)", "ms per 1000 samples"], rows),
+        Table("RBM: binary states of the chains after t Gibbs steps from noise",
+              ["Gibbs steps", "FD", "classes covered", "KL to uniform (nats)"], gibbs_rows),
+    ]
+
+
+def gan_tables(section: Mapping[str, Any]) -> list[Table]:
+    """The mode-collapse section (chapter 9): mean ± std over seeds, then the published rows."""
+    rows = []
+    for r in section["results"]:
+        m, s = r["mean"], r["std"]
+        rkl = "∞" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
+        rows.append([r["dataset"], r["label"],
+                     f"{m['modes_captured']:.1f} ± {s['modes_captured']:.1f} / {r['n_modes']}",
+                     f"{100 * m['high_quality_share']:.1f} ± {100 * s['high_quality_share']:.1f}",
+                     rkl, f"{m['wall_time']:.1f}", ""])
+    for p in section["published"]:
+        rows.append([p["dataset"], f"published: {p['method']}", f"{p['modes_captured']:.1f}",
+                     f"{100 * p['high_quality_share']:.1f}", "", "", p.get("source", "")])
+    return [Table(f"mean ± standard deviation over seeds {list(section['seeds'])}",
+                  ["data", "variant", "modes captured", "high quality (%)", "reverse KL",
+                   "s / run", "source"], rows)]
+
+
+TABLES: dict[str, Callable[[Mapping[str, Any]], list[Table]]] = {
+    "gibbs": gibbs_tables, "rbm": rbm_tables, "vae": vae_tables, "image_gan": image_gan_tables,
+    "comparison": comparison_tables, "gan": gan_tables,
+}
+
+
+def _tables_of(name: str, doc: Mapping[str, Any]) -> list[Table]:
+    if name not in TABLES:
+        raise ValueError(f"unknown benchmark section {name!r}; expected one of: "
+                         f"{', '.join(TABLES)}.")
+    if name not in doc:
+        raise KeyError(f"this benchmark file holds no {name!r} section (it has "
+                       f"{sorted(k for k in doc if k in TABLES)}); rerun "
+                       f"`python -m genmodels.bench --only {name}`.")
+    return TABLES[name](doc[name])
+
+
+def format_table_text(table: Table) -> str:
+    """A :class:`Table` as aligned plain text."""
+    widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in range(len(table.header))]
+    lines = [table.caption, "  ".join(h.ljust(w) for h, w in zip(table.header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table.rows]
+    return "\n".join(lines)
+
+
+def format_section_text(name: str, doc: Mapping[str, Any]) -> str:
+    """Every table of section ``name`` of a benchmark document, as plain text."""
+    return "\n\n".join(format_table_text(t) for t in _tables_of(name, doc))
+
+
+def table_html(table: Table) -> str:
+    """A :class:`Table` as an HTML table (every cell escaped)."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                   for row in table.rows)
+    return (f'<table class="table"><caption>{esc(table.caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _seeds_text(seeds: Any) -> str:
+    if isinstance(seeds, Mapping):
+        return ", ".join(f"{role} {value}" for role, value in seeds.items())
+    return str(list(seeds)) if seeds is not None else "not recorded"
+
+
+def provenance_text(name: str, doc: Mapping[str, Any]) -> str:
+    """Who produced a section: date, command, machine, versions, threads, load, seeds."""
+    m = doc["machine"]
+    section = doc[name]
+    versions = f"Python {m['python']}, PyTorch {m['torch']}"
+    if m.get("numpy"):
+        versions += f", NumPy {m['numpy']}"
+    if m.get("genmodels"):
+        versions += f", genmodels {m['genmodels']}"
+    if m.get("git_commit"):
+        changed = ", with uncommitted changes" if m.get("git_modified") else ""
+        versions += f" (commit {m['git_commit'][:10]}{changed})"
+    device = section.get("device", m["device"])
+    threads = section.get("torch_threads", m.get("torch_threads_gan"))
+    if threads is not None:
+        device = re.sub(r" \(\d+ threads?\)$", "", device)
+        device += f", {threads} torch thread{'s' if threads != 1 else ''}"
+    load = m.get("load_average_1min_at_start")
+    load_text = "" if load is None else f"; load average {load}"
+    if load is not None and doc.get("load_average_1min_at_end") is not None:
+        load_text += f" at the start, {doc['load_average_1min_at_end']} at the end"
+    wall = section.get("wall_time")
+    wall_text = "" if wall is None else f" The section took {wall:.{1 if wall < 10 else 0}f} s."
+    reproduces = section.get("reproduces")
+    repro_text = "" if not reproduces else f" Reproduces the chapter: {reproduces}."
+    return (f"Produced {doc['created']} by `{doc['command'].strip()}` on {m['cpu']} "
+            f"({m['cpu_count']} cores), {device}; {versions}{load_text}. "
+            f"Seeds: {_seeds_text(section.get('seeds', doc.get('seeds')))}.{wall_text}{repro_text}")
+
+
+def section_html(name: str, doc: Mapping[str, Any]) -> str:
+    """The results appendix's rendering of section ``name``: tables, provenance, references.
+
+    A smoke run (``--quick``) is flagged in bold: its numbers do not reproduce the chapter.
+    """
+    parts = [table_html(t) for t in _tables_of(name, doc)]
+    section = doc[name]
+    refs = section.get("references", [])
+    if refs:
+        items = "".join(f"<li>{html.escape(r['quantity'])}: {html.escape(r['value'])}"
+                        f"{' — ' if r['value'] else ''}<code>{html.escape(r['source'])}</code></li>"
+                        for r in refs)
+        parts.append(f"<p>Compared with (closed forms and equations of the book, reference "
+                     f"points, and the works behind them):</p><ul>{items}</ul>")
+    published = section.get("published")
+    if published == []:
+        parts.append("<p>The chapter compares these numbers with no published result.</p>")
+    parts.append(f"<p><em>{html.escape(provenance_text(name, doc))}</em></p>")
+    if doc.get("quick"):
+        parts.insert(0, "<p><strong>Smoke run (<code>--quick</code>): tiny budgets; these numbers "
+                        "do not reproduce the chapter. Run <code>make bench</code> for the real "
+                        "ones.</strong></p>")
+    return "\n".join(parts)
