@@ -480,11 +480,11 @@ from genmodels.bench_chapters import (  # noqa: E402
     SECTIONS as CHAPTER_SECTIONS,
 )
 from genmodels.bench_chapters import (  # noqa: E402
-    format_section_text,
     format_vae_table,
     run_vae_bench,
     seeds_of,
 )
+from genmodels.results_tables import format_section_text  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # The machine, the command line

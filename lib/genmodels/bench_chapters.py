@@ -51,7 +51,6 @@ from torch import nn
 from genmodels import compare, comparison, data, gan, gan_monitor, gibbs, metrics, rbm, train, vae
 from genmodels import evaluation as ev
 from genmodels.device import budget_for, describe_device, pick_device, seed_everything
-from genmodels.results_tables import format_section_text as format_section_text  # for bench
 
 Log = Callable[[str], None] | None
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["History", "fit", "minibatches"]
+__all__ = ["History", "fit", "fixed_step_minibatches", "minibatches"]
 
 
 def minibatches(
