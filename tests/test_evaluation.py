@@ -90,6 +90,24 @@ def test_iwae_in_batches_is_exact_at_the_exact_posterior_for_any_batching():
         torch.testing.assert_close(got, log_px)
 
 
+def test_iwae_bounds_by_k_are_exact_at_the_exact_posterior_and_grow_with_k_below_it():
+    exact = _ppca_model()
+    x = exact.ppca.sample(11, generator=gen(9))
+    log_px = exact.ppca.marginal_log_prob(x)
+    bounds = ev.iwae_bounds_by_k(exact, x, (1, 4, 16), gen(10))
+    assert list(bounds) == [1, 4, 16]
+    for k in bounds:  # q(z|x) = p(z|x): every importance weight is p(x)
+        torch.testing.assert_close(bounds[k], log_px)
+    # A wrong posterior: the bounds lie below log p(x) and rise with k (eq-iwae-bound).
+    shifted = PPCAPosteriorVAE(exact.ppca, mean_shift=0.5, logvar_shift=0.7)
+    means = [float(b.mean()) for b in ev.iwae_bounds_by_k(shifted, x, (1, 10, 300), gen(11)).values()]
+    assert means[0] < means[1] < means[2] < float(log_px.mean())
+    with pytest.raises(ValueError, match="at least one"):
+        ev.iwae_bounds_by_k(exact, x, ())
+    with pytest.raises(ValueError, match="every k of ks must be a positive int"):
+        ev.iwae_bounds_by_k(exact, x, (1, 0))
+
+
 def test_elbo_in_batches_matches_the_exact_log_likelihood_and_kl():
     model = _ppca_model()
     x = model.ppca.sample(13, generator=gen(7))

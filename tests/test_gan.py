@@ -262,6 +262,52 @@ def test_dcgan_shapes() -> None:
     assert gan.DCGANDiscriminator(spectral_norm=True, channels=8)(x).shape == (3,)
 
 
+def _dense_parameters(widths: list[int]) -> int:
+    """Weights and biases of fully connected layers widths[0] → widths[1] → ..., by hand."""
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def test_mlp_gan_players_are_chapter_8s_networks() -> None:
+    torch.manual_seed(0)
+    G, D = gan.mlp_gan_players(64)
+    # chapter 8 prints 550,416 and 533,505 parameters for these sizes
+    assert sum(p.numel() for p in G.parameters()) == _dense_parameters([64, 256, 512, 784]) == 550_416
+    assert sum(p.numel() for p in D.parameters()) == _dense_parameters([784, 512, 256, 1]) == 533_505
+    z = gan.sample_latent(5, 64)
+    with torch.no_grad():
+        x = G(z)
+        assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1  # sigmoid output
+        assert D(x).shape == (5,)  # one logit per image
+    # G's weights are drawn first, then D's, from torch's global generator.
+    torch.manual_seed(0)
+    G_first = gan.MLPGenerator(64, 784, hidden=(256, 512), out_shape=(1, 28, 28))
+    D_second = gan.MLPDiscriminator(784, hidden=(512, 256))
+    for net, ref in ((G, G_first), (D, D_second)):
+        assert all(torch.equal(a, b) for a, b in zip(net.parameters(), ref.parameters(), strict=True))
+    small_G, small_D = gan.mlp_gan_players(3, hidden=(8, 16))
+    assert sum(p.numel() for p in small_D.parameters()) == _dense_parameters([784, 16, 8, 1])
+
+
+def test_dcgan_players_are_chapter_8s_networks() -> None:
+    torch.manual_seed(0)
+    G, D = gan.dcgan_players(64, channels=32)
+    c, lat = 32, 64
+    # by hand: Linear, BatchNorm1d (weight and bias), ConvTranspose 2c→c, BatchNorm2d, ConvTranspose c→1
+    g_count = (lat + 1) * 2 * c * 49 + 2 * (2 * c * 49) + (2 * c * c * 16 + c) + 2 * c + (c * 16 + 1)
+    # Conv 1→c, Conv c→2c, BatchNorm2d(2c), Linear 2c·7·7 → 1
+    d_count = (16 * c + c) + (c * 2 * c * 16 + 2 * c) + 2 * (2 * c) + (2 * c * 49 + 1)
+    assert (g_count, d_count) == (243_489, 36_641)  # chapter 8's printed sizes
+    assert sum(p.numel() for p in G.parameters()) == g_count
+    assert sum(p.numel() for p in D.parameters()) == d_count
+    G.eval()
+    with torch.no_grad():
+        x = G(gan.sample_latent(3, 64))
+    assert x.shape == (3, 1, 28, 28) and D(x).shape == (3,)
+    torch.manual_seed(0)
+    G_first = gan.DCGANGenerator(64, channels=32)
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), G_first.parameters(), strict=True))
+
+
 def test_networks_reject_wrong_shapes() -> None:
     with pytest.raises(ValueError, match=r"\[B, 4\]"):
         gan.MLPGenerator(4, 2)(torch.randn(3, 5))

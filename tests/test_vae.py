@@ -311,6 +311,80 @@ def test_same_seed_same_result():
     assert torch.equal(e1, e2) and torch.equal(s1, s2)
 
 
+# ----------------------------------------------------------------- chapter 6's training loop
+
+
+def _hand_written_adam_epochs(model, x, epochs, batch_size, lr, generator, loss_of):
+    """Adam over shuffled minibatches, written out: one permutation per pass from
+    ``generator``, consecutive slices of it, the last one smaller."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), batch_size):
+            loss = loss_of(model, x[order[start:start + batch_size]])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_train_with_adam_is_adam_on_the_negative_elbo_of_shuffled_minibatches(fused):
+    settings = vae.FashionVAESettings(latent_dim=2, hidden=(8,), batch_size=16, lr=1e-2,
+                                      fused_adam=fused)
+    x = (torch.rand(40, 1, 8, 8, generator=gen(30)) > 0.5).float()
+    torch.manual_seed(1)
+    model = vae.MLPVAE(2, hidden=(8,), image_shape=(1, 8, 8))
+    torch.manual_seed(1)
+    reference = vae.MLPVAE(2, hidden=(8,), image_shape=(1, 8, 8))
+    history = vae.train_with_adam(model, x, 2, settings, gen(31))
+    g = gen(31)
+    losses = _hand_written_adam_epochs(
+        reference, x, 2, 16, 1e-2, g,
+        lambda m, xb: -vae.elbo_terms(m, xb, generator=g).elbo.mean())
+    assert history.n_steps == 2 * math.ceil(40 / 16) and history.epochs == 2
+    assert set(history.names) == {"loss", "reconstruction", "kl"}
+    # fused Adam is the same algorithm, computed in one kernel: equal up to float rounding
+    tol = {"rtol": 0.0, "atol": 0.0} if not fused else {"rtol": 1e-4, "atol": 1e-5}
+    torch.testing.assert_close(torch.tensor(history.values["loss"]), torch.tensor(losses), **tol)
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, **tol)
+
+
+def test_train_with_adam_trains_any_model_on_the_loss_it_is_given():
+    settings = vae.FashionVAESettings(batch_size=8, lr=0.1)
+    x = torch.rand(32, 3)
+    target = torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 3)
+    seen = []
+
+    def squared_error(m, xb):
+        return {"loss": (m(xb) - target).pow(2).sum(1).mean()}
+
+    history = vae.train_with_adam(model, x, 30, settings, gen(2), loss_terms=squared_error,
+                                  on_epoch_end=lambda epoch, h: seen.append((epoch, h.n_steps)))
+    assert history.names == ["loss"] and history.n_steps == 30 * 4
+    assert seen == [(e, 4 * e) for e in range(1, 31)]
+    assert history.values["loss"][-1] < 0.05 * history.values["loss"][0]
+
+
+def test_fashion_vae_settings_are_chapter_6s_and_checked():
+    s = vae.FashionVAESettings()
+    assert (s.latent_dim, s.hidden, s.batch_size, s.lr) == (16, (256,), 128, 1e-3)
+    assert s.epochs(torch.device("cpu")) == 4
+    assert s.epochs(torch.device("cuda")) == s.epochs(torch.device("mps")) == 30
+    with pytest.raises(ValueError, match="epochs_cpu must be a positive int"):
+        vae.FashionVAESettings(epochs_cpu=0)
+    with pytest.raises(ValueError, match="iwae_ks must be positive ints"):
+        vae.FashionVAESettings(iwae_ks=(1, 0))
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        vae.train_with_adam(torch.nn.Linear(2, 2), torch.rand(4, 2), 0, s)
+    with pytest.raises(ValueError, match=r"x_train must be a tensor of training rows \[N, \.\.\.\]"):
+        vae.train_with_adam(torch.nn.Linear(2, 2), torch.rand(4), 1, s)
+
+
 # ----------------------------------------------------------------- bad input
 
 

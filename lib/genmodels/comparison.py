@@ -42,7 +42,6 @@ __all__ = [
     "comparison_rbm",
     "comparison_vae",
     "likelihoods_on_test_images",
-    "mlp_gan_players",
     "rbm_chains_from_noise",
     "rows_of_shuffled_passes",
     "sample_quality",
@@ -175,26 +174,13 @@ def train_vae_on_batches(
     return history
 
 
-def mlp_gan_players(
-    latent_dim: int, device: torch.device | str | None = None, hidden: tuple[int, ...] = (256, 512)
-) -> tuple[nn.Module, nn.Module]:
-    """The MLP GAN of chapters 8 and 10 for 28×28 images in [0, 1].
-
-    G: ``latent_dim`` → ``hidden`` → 784 (ReLU, sigmoid output, ``[B, 1, 28, 28]``);
-    D: 784 → reversed ``hidden`` → 1 logit. Weights from torch's global generator.
-    """
-    G = gan.MLPGenerator(latent_dim, 784, hidden=hidden, out_shape=(1, 28, 28),
-                         final=nn.Sigmoid()).to(device)
-    D = gan.MLPDiscriminator(784, hidden=tuple(reversed(hidden))).to(device)
-    return G, D
-
-
 def comparison_gan(
     settings: ComparisonSettings, seed: int, device: torch.device | str | None = None
 ) -> tuple[nn.Module, nn.Module]:
-    """Chapter 10's GAN: :func:`mlp_gan_players` drawn after ``torch.manual_seed(seed)``."""
+    """Chapter 10's GAN: :func:`genmodels.gan.mlp_gan_players` (chapter 8's MLP GAN with
+    ``gan_hidden`` layers) drawn after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
-    return mlp_gan_players(settings.latent_dim, device, settings.gan_hidden)
+    return gan.mlp_gan_players(settings.latent_dim, device, settings.gan_hidden)
 
 
 def train_gan_on_batches(

@@ -4,9 +4,9 @@ nats per image, and where prior samples land relative to the data's codes.
 * :func:`kl_per_dimension` and :func:`unit_activity` / :func:`active_units` diagnose
   posterior collapse: a latent dimension whose posterior equals the prior for every x
   carries no information (its KL is 0 and its posterior mean does not vary with x).
-* :func:`elbo_in_batches` and :func:`iwae_in_batches` evaluate the ELBO and the
-  importance-weighted bound of :mod:`genmodels.vae` on a whole test set without
-  building a graph, a bounded number of images at a time.
+* :func:`elbo_in_batches`, :func:`iwae_in_batches` and :func:`iwae_bounds_by_k` evaluate
+  the ELBO and the importance-weighted bound of :mod:`genmodels.vae` on a whole test set
+  without building a graph, a bounded number of images at a time.
 * :func:`latent_mean_and_covariance`, :func:`nearest_neighbour_distance` and
   :func:`far_from_encodings_share` measure, as in chapter 4, whether codes drawn from
   the prior N(0, I) fall where the encoder put data.
@@ -17,6 +17,8 @@ training, never in a training loop).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -29,6 +31,7 @@ __all__ = [
     "elbo_in_batches",
     "encode_in_batches",
     "far_from_encodings_share",
+    "iwae_bounds_by_k",
     "iwae_in_batches",
     "kl_per_dimension",
     "latent_mean_and_covariance",
@@ -166,6 +169,26 @@ def iwae_in_batches(
         )
         for start in range(0, x.shape[0], batch_size)
     ])
+
+
+def iwae_bounds_by_k(
+    model: nn.Module,
+    x: torch.Tensor,
+    ks: Sequence[int],
+    generator: torch.Generator | None = None,
+    **likelihood_kwargs,
+) -> dict[int, torch.Tensor]:
+    """:func:`iwae_in_batches` on ``x`` ``[N, ...]`` for each ``k`` of ``ks``, in that order
+    (so the draws from ``generator`` follow ``ks``); returns ``k -> [N]`` nats per image.
+
+    The means grow with k towards log p(x) (chapter 6's table of bounds).
+    Book: eq-iwae-bound (chapter 5).
+    """
+    if not ks:
+        raise ValueError("ks must list at least one number of importance samples, e.g. (1, 10, 100).")
+    for k in ks:
+        check_positive_int(k, "every k of ks")
+    return {k: iwae_in_batches(model, x, k=k, generator=generator, **likelihood_kwargs) for k in ks}
 
 
 # --------------------------------------------------------------------------- the latent space

@@ -230,6 +230,35 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).squeeze(1)
 
 
+def mlp_gan_players(
+    latent_dim: int, device: torch.device | str | None = None, hidden: Sequence[int] = (256, 512)
+) -> tuple[MLPGenerator, MLPDiscriminator]:
+    """The MLP GAN of chapters 8 and 10 for 28×28 images in [0, 1].
+
+    G: ``latent_dim`` → ``hidden`` → 784 (ReLU, sigmoid output, ``[B, 1, 28, 28]``);
+    D: 784 → reversed ``hidden`` → 1 logit (LeakyReLU(0.2)). G's weights are drawn first,
+    then D's, from torch's global generator (seed it with ``torch.manual_seed`` first).
+    Shapes: ``G(z [B, latent_dim]) -> [B, 1, 28, 28]``, ``D(x [B, 1, 28, 28]) -> [B]``.
+    """
+    G = MLPGenerator(latent_dim, 784, hidden=tuple(hidden), out_shape=(1, 28, 28),
+                     final=nn.Sigmoid()).to(device)
+    D = MLPDiscriminator(784, hidden=tuple(reversed(tuple(hidden)))).to(device)
+    return G, D
+
+
+def dcgan_players(
+    latent_dim: int, device: torch.device | str | None = None, channels: int = 64
+) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    """The DCGAN of chapter 8: :class:`DCGANGenerator` and :class:`DCGANDiscriminator` with
+    ``channels`` feature maps (c, then 2c), G's weights drawn first, then D's, from torch's
+    global generator. Shapes as :func:`mlp_gan_players`. Book: eq-conv-transpose-size
+    (chapter 8).
+    """
+    G = DCGANGenerator(latent_dim, channels=channels).to(device)
+    D = DCGANDiscriminator(channels=channels).to(device)
+    return G, D
+
+
 def sample_latent(
     n: int,
     latent_dim: int,

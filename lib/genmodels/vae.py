@@ -12,18 +12,24 @@ Model interface used by :func:`elbo_terms` and :func:`iwae_bound`: ``model.encod
 returns ``(mu, logvar)``, each ``[B, D]``, the diagonal Gaussian q(z|x); ``model.decode(z)``
 returns Bernoulli logits or the Gaussian mean of p(x|z), shaped like ``x``. The attributes
 ``model.likelihood`` ("bernoulli" or "gaussian") and ``model.sigma`` are used when present.
+
+Chapter 6 trains its models with :func:`train_with_adam` and the settings of
+:class:`FashionVAESettings`, shared with the results appendix (``genmodels.bench_chapters``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels import train
+from genmodels.device import budget_for
 from genmodels.nets import (
     check_batch,
     check_image_shape,
@@ -455,3 +461,98 @@ class ConvVAE(VAE):
         self._set_likelihood(likelihood, sigma)
         self.encoder = conv_encoder(self.image_shape, 2 * self.latent_dim, width)
         self.decoder = conv_decoder(self.latent_dim, self.image_shape, width)
+
+
+# ------------------------------------------------------------ chapter 6's experiment
+
+
+@dataclass(frozen=True)
+class FashionVAESettings:
+    """Chapter 6's VAE on Fashion-MNIST, its training and its evaluation (the defaults are
+    the chapter's).
+
+    Model: ``MLPVAE(latent_dim, hidden)`` with a Bernoulli decoder (the chapter's ``vae16``).
+    Training (:func:`train_with_adam`, for every model of the chapter): Adam(``lr``, fused
+    when ``fused_adam``) on shuffled minibatches of ``batch_size`` images, for
+    ``epochs_cpu`` epochs on a CPU and ``epochs_gpu`` on a GPU (:meth:`epochs`). Evaluation:
+    the train ELBO on the first ``n_train_elbo`` training images, the IWAE bound with each
+    of ``iwae_ks`` on the first ``n_iwae`` test images, and the Fréchet distance of
+    ``n_fd`` images decoded from the prior to the first ``n_fd`` test images.
+    """
+
+    latent_dim: int = 16
+    hidden: tuple[int, ...] = (256,)
+    epochs_cpu: int = 4
+    epochs_gpu: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    fused_adam: bool = True
+    n_train_elbo: int = 10_000
+    n_iwae: int = 1_000
+    iwae_ks: tuple[int, ...] = (1, 10, 100)
+    n_fd: int = 5_000
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size", "n_train_elbo",
+                     "n_iwae", "n_fd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if not self.iwae_ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
+                                   for k in self.iwae_ks):
+            raise ValueError(f"iwae_ks must be positive ints, got {self.iwae_ks!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}.")
+
+    def epochs(self, device: torch.device) -> int:
+        """The training budget on ``device``: ``budget_for(device, epochs_cpu, epochs_gpu)``."""
+        return budget_for(device, cpu=self.epochs_cpu, gpu=self.epochs_gpu)
+
+
+LossTerms = Callable[[nn.Module, torch.Tensor], Mapping[str, torch.Tensor]]
+
+
+def train_with_adam(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    epochs: int,
+    settings: FashionVAESettings,
+    generator: torch.Generator | None = None,
+    loss_terms: LossTerms | None = None,
+    on_epoch_end: Callable[[int, train.History], Mapping[str, float] | None] | None = None,
+) -> train.History:
+    """Chapter 6's training loop: ``epochs`` passes of Adam over shuffled minibatches.
+
+    Adam(``settings.lr``, fused when ``settings.fused_adam``) descends on
+    ``loss_terms(model, x)["loss"]`` for each minibatch ``x`` ``[B, ...]`` of
+    ``settings.batch_size`` rows of ``x_train`` ``[N, ...]``, drawn by
+    :func:`genmodels.train.minibatches` from ``generator`` (the last batch of a pass is
+    smaller). The default ``loss_terms`` is the negative ELBO of :func:`vae_step_loss`,
+    its reparameterized samples drawn from ``generator`` too; chapter 6 passes a
+    reconstruction loss to train its autoencoders with the same loop. ``on_epoch_end`` is
+    :func:`genmodels.train.fit`'s. Returns fit's History of every term ``loss_terms``
+    returns (for the ELBO: ``loss``, ``reconstruction``, ``kl`` in nats per image).
+
+    Book: eq-vae-loss (chapter 5), chapter 6 ("Training a VAE").
+    """
+    check_positive_int(epochs, "epochs")
+    if not isinstance(x_train, torch.Tensor) or x_train.ndim < 2:
+        what = tuple(x_train.shape) if isinstance(x_train, torch.Tensor) else type(x_train).__name__
+        raise ValueError(f"x_train must be a tensor of training rows [N, ...], got {what}.")
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=settings.fused_adam)
+
+    def negative_elbo(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return vae_step_loss(m, x, generator=generator)
+
+    terms_of = loss_terms if loss_terms is not None else negative_elbo
+
+    def step(x: torch.Tensor) -> Mapping[str, torch.Tensor]:
+        terms = terms_of(model, x)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
+        return terms
+
+    return train.fit(step, lambda: train.minibatches(x_train, batch_size=settings.batch_size,
+                                                     generator=generator),
+                     epochs=epochs, progress=False, on_epoch_end=on_epoch_end)
