@@ -127,6 +127,14 @@ def test_notebook_chapters_have_figures():
             assert re.search(r'<img[^>]+src="[^"]*_images/', source), f"no figure on {page_path}"
 
 
+def test_generated_markdown_tables_render_as_tables():
+    """A table a cell displays as Markdown must be an HTML table, not raw pipe text."""
+    for page_path in PAGES:
+        source = (HTML / f"{page_path}.html").read_text()
+        raw = re.findall(r"\|\s*-{3,}\s*\|", source)
+        assert raw == [], f"{page_path} shows a Markdown table as raw text: {raw[:2]}"
+
+
 def test_external_request_would_be_caught(browser, site_url):
     """The blocking route really sees outside requests (a page that makes one is flagged)."""
     context = browser.new_context()
