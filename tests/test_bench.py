@@ -68,7 +68,7 @@ def test_trajectory_is_recorded_every_k_steps():
     assert [tuple(s.shape) for s in run.snapshots] == [(200, 2)] * 3
     assert run.samples.shape == (200, 2)
     assert run.history.n_steps == 12
-    assert set(run.history.names) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(run.history.names) == {"d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"}
 
 
 def test_same_seed_same_numbers():

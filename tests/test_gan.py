@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -353,7 +354,7 @@ def test_discriminator_steps_decrease_its_loss_on_fixed_batch() -> None:
         after = gan.discriminator_loss(D(real), D(fake)).item()
     assert after < before - 0.1
     assert out["d_real"].item() > out["d_fake"].item()
-    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"}
     assert all(v.ndim == 0 and not v.requires_grad for v in out.values())
 
 
@@ -388,6 +389,34 @@ def test_step_variants_run(loss: str, d_kwargs: dict, extra: dict) -> None:
     out = step(real)
     assert all(torch.isfinite(v) for v in out.values())
     assert all(p.requires_grad for p in D.parameters())  # D unfrozen after the G step
+
+
+@pytest.mark.parametrize("loss, label_smoothing", [("non_saturating", 0.0), ("saturating", 0.1)])
+def test_step_accuracies_are_those_of_its_discriminator_update_before_it(loss, label_smoothing) -> None:
+    G, D, opt_g, opt_d, _ = _toy_setup(seed=4)
+    # real points on both sides of the untrained D's boundary, so the accuracies are not 0 or 1
+    real = torch.randn(64, 2, generator=torch.Generator().manual_seed(3)) * 2.0
+    G_before, D_before = copy.deepcopy(G), copy.deepcopy(D)
+    out = gan.make_gan_step(G, D, opt_g, opt_d, 2, loss=loss, label_smoothing=label_smoothing,
+                            generator=torch.Generator().manual_seed(9))(real)
+    # Direct computation: the same fakes (the generator's first draw), the players before the update.
+    with torch.no_grad():
+        fake = G_before(gan.sample_latent(64, 2, generator=torch.Generator().manual_seed(9)))
+        real_logits, fake_logits = D_before(real).tolist(), D_before(fake).tolist()
+    acc_real = sum(v > 0 for v in real_logits) / len(real_logits)  # D(x) = σ(l) > ½
+    acc_fake = sum(v < 0 for v in fake_logits) / len(fake_logits)
+    assert 0 < acc_real < 1 or 0 < acc_fake < 1
+    assert out["acc_real"].item() == pytest.approx(acc_real)
+    assert out["acc_fake"].item() == pytest.approx(acc_fake)
+    assert out["acc_real"].dtype == out["d_loss"].dtype and out["acc_real"].ndim == 0
+    d_real = sum(1 / (1 + math.exp(-v)) for v in real_logits) / len(real_logits)
+    assert out["d_real"].item() == pytest.approx(d_real, rel=1e-5)
+
+
+def test_wgan_step_reports_no_accuracy() -> None:
+    G, D, opt_g, opt_d, real = _toy_setup()
+    out = gan.make_gan_step(G, D, opt_g, opt_d, 2, loss="wgan-gp")(real)
+    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake"}  # critic scores have no threshold
 
 
 def test_step_same_seed_same_result() -> None:

@@ -92,12 +92,11 @@ def test_reference_sets_reject_bad_input():
 
 
 def _chapter_8_as_written(G, D, x, n_steps, s, generator):
-    """The training run of chapter 8 as its cell spelled it out before it moved to the library."""
+    """The training run of chapter 8 spelled out with the library's building blocks."""
     opt_g = torch.optim.Adam(G.parameters(), lr=s.lr, betas=s.betas, fused=True)
     opt_d = torch.optim.Adam(D.parameters(), lr=s.lr, betas=s.betas, fused=True)
     step = gan.make_gan_step(G, D, opt_g, opt_d, s.latent_dim, loss="non_saturating",
                              generator=generator)
-    step = gan_monitor.with_discriminator_accuracy(step, G, D, s.latent_dim, generator=generator)
     z_fixed = gan.sample_latent(s.n_eval, s.latent_dim, CPU, generator)
     recorder = gan_monitor.SampleRecorder(G, z_fixed, every=max(n_steps // s.snapshots, 1))
     batches = train.fixed_step_minibatches(x, n_steps, s.batch_size, generator)

@@ -1,15 +1,20 @@
 """Watching a GAN train: discriminator accuracy and samples from a fixed z over time.
 
-:func:`genmodels.gan.make_gan_step` returns the losses and the mean discriminator
-outputs; chapter 8 also plots how often the discriminator is *right*, and how the
-samples of a fixed set of noise vectors change over training. Both are wrappers around
-any step function, so the training code stays the library's own:
+:func:`genmodels.gan.make_gan_step` returns the losses, the mean discriminator outputs
+and the discriminator's accuracies on the batch of its update (before the update;
+chapter 8 plots them). Chapter 8 also watches how the samples of a fixed set of noise
+vectors change over training, with :class:`SampleRecorder`, a wrapper around any step
+function, so the training code stays the library's own:
 
     step = gan.make_gan_step(G, D, opt_g, opt_d, latent_dim)
-    step = with_discriminator_accuracy(step, G, D, latent_dim, generator=g)
     recorder = SampleRecorder(G, z_fixed, every=250)
     history = train.fit(recorder.wrap(step), batches, epochs=...)
     recorder.images()      # [T, n, ...] on the CPU, recorder.steps: the T step indices
+
+:func:`discriminator_accuracy` is the accuracy of eq-discriminator-accuracy on any two
+batches of logits; :func:`with_discriminator_accuracy` measures it *after* each update,
+on fresh fakes (extra forward passes), for a step that does not report it or when the
+accuracy after the update is wanted.
 
 Neither wrapper calls ``.item()`` or copies to the host inside the loop: accuracies
 are 0-d tensors on the device (``train.fit`` copies them with the other terms), and
@@ -70,12 +75,14 @@ def with_discriminator_accuracy(
     latent_dim: int,
     generator: torch.Generator | None = None,
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """Add ``acc_real`` and ``acc_fake`` to what a GAN step returns.
+    """Add ``acc_real`` and ``acc_fake``, measured after the update, to what a GAN step returns.
 
     After ``step(real)`` has updated both players, the discriminator judges the same real
     batch and a fresh batch of as many fakes G(z), without gradients; the two
-    accuracies of :func:`discriminator_accuracy` are added to the step's terms. This
-    costs one extra forward pass of G and two of D per step. The networks stay in the
+    accuracies of :func:`discriminator_accuracy` are added to the step's terms (replacing
+    the accuracies before the update that :func:`genmodels.gan.make_gan_step` returns).
+    This costs one extra forward pass of G and two of D per step, and draws the fresh
+    codes from ``generator``. The networks stay in the
     mode the step left them in (training mode: batch-normalised discriminators see real
     and fake batches separately, as during the update).
 

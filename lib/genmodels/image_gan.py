@@ -10,7 +10,7 @@ draw the same random numbers in the same order and print the same numbers:
    land on the Fréchet scale.
 3. :func:`genmodels.gan.mlp_gan_players` and :func:`genmodels.gan.dcgan_players`, drawn
    after ``torch.manual_seed(seed)``; :func:`train_gan_recording_samples` — the
-   non-saturating step with the discriminator's accuracies, and samples of a fixed z.
+   non-saturating step (with the discriminator's accuracies), and samples of a fixed z.
 4. :func:`frechet_distances_over_training` and :func:`means_over_last_steps` — what the
    chapter prints about each run.
 
@@ -170,13 +170,13 @@ def train_gan_recording_samples(
     ``settings.fused_adam``); each step is :func:`genmodels.gan.make_gan_step` on a
     minibatch of ``settings.batch_size`` real images
     (:func:`genmodels.train.fixed_step_minibatches`: exactly ``n_steps`` of them, in
-    shuffled passes), with the discriminator's accuracies of
-    :func:`genmodels.gan_monitor.with_discriminator_accuracy`. G(z) of ``settings.n_eval``
-    fixed codes (drawn from ``generator`` before training) is recorded before training,
-    every ``n_steps // settings.snapshots`` steps and at the end
+    shuffled passes); it also returns the discriminator's accuracies on the batch of its
+    update, before the update. G(z) of ``settings.n_eval`` fixed codes (drawn from
+    ``generator`` before training) is recorded before training, every
+    ``n_steps // settings.snapshots`` steps and at the end
     (:class:`genmodels.gan_monitor.SampleRecorder`). Draw order: the fixed codes, then per
-    step the batch permutation (once per pass), the discriminator's fakes, the generator's
-    fakes, the accuracy's fakes — all from ``generator``.
+    step the batch permutation (once per pass), the discriminator's fakes and the
+    generator's fakes — all from ``generator``.
 
     Args:
         G, D: the players on ``x_train``'s device (D returns logits ``[B]``).
@@ -194,8 +194,7 @@ def train_gan_recording_samples(
     opt_g = torch.optim.Adam(G.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
     opt_d = torch.optim.Adam(D.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
     step = gan.make_gan_step(G, D, opt_g, opt_d, s.latent_dim, loss="non_saturating",
-                             generator=generator)
-    step = gan_monitor.with_discriminator_accuracy(step, G, D, s.latent_dim, generator=generator)
+                             generator=generator)  # losses, mean D outputs and accuracies
     z_fixed = gan.sample_latent(s.n_eval, s.latent_dim, x_train.device, generator)  # the same z all along
     recorder = gan_monitor.SampleRecorder(G, z_fixed, every=max(n_steps // s.snapshots, 1))
     history = train.fit(recorder.wrap(step),
