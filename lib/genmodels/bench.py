@@ -182,8 +182,8 @@ class ToyGanRun:
         samples: ``n_eval`` generated points ``[n_eval, 2]`` (CPU).
         metrics: their :class:`~genmodels.metrics.ModeMetrics`.
         wall_time: seconds of training (excluding the final evaluation).
-        history: per-step ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` (a
-            :class:`genmodels.train.History`).
+        history: per-step ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` and, except for
+            WGAN-GP, ``acc_real``, ``acc_fake`` (a :class:`genmodels.train.History`).
         trajectory: when ``record_every`` was given, the metrics during training:
             ``{"step": [...], "modes_captured": [...], "high_quality_share": [...]}``.
         snapshots: the ``n_eval`` samples ``[n_eval, 2]`` behind each entry of
