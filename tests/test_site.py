@@ -183,3 +183,24 @@ def test_a_page_with_math_and_a_widget_exists():
             and "application/vnd.jupyter.widget-view+json" in (HTML / f"{p}.html").read_text()
             and 'class="math' in (HTML / f"{p}.html").read_text()]
     assert both, "no page has both math and a widget"
+
+
+def test_widget_managers_mathjax2_typeset_call_works(browser, site_url):
+    """The widget manager typesets labels with MathJax 2's ``MathJax.Hub.Queue``; the site's
+    shim (book/_ext/course_site.py) must turn that into a MathJax 3 typeset, not an error."""
+    widget_pages = [p for p in PAGES if (HTML / f"{p}.html").exists()
+                    and "application/vnd.jupyter.widget-view+json" in (HTML / f"{p}.html").read_text()]
+    assert widget_pages, "no page embeds a widget"
+    context, page, errors, external = open_page(browser, site_url, widget_pages[0])
+    try:
+        page.wait_for_function("window.MathJax && window.MathJax.startup && window.MathJax.typesetPromise")
+        page.evaluate(
+            "() => { const s = document.createElement('span'); s.id = 'shim-probe';"
+            " s.textContent = '\\\\(x^2\\\\)'; document.body.appendChild(s);"
+            " MathJax.Hub.Queue(['Typeset', MathJax.Hub, s]); }"
+        )
+        page.wait_for_selector("#shim-probe mjx-container", state="attached")
+        assert errors == [], f"console errors: {errors}"
+        assert external == []
+    finally:
+        context.close()
