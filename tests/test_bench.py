@@ -13,7 +13,8 @@ from genmodels import bench
 def test_cli_writes_table_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     docs = bench.main(["--only", "gan", "--quick", "--steps", "20", "--datasets", "ring",
-                       "--configs", "vanilla,pacgan", "--out", str(out), "--device", "cpu"])
+                       "--configs", "vanilla,pacgan", "--out", str(out), "--device", "cpu",
+                       "--runs-file", str(tmp_path / "runs.jsonl")])
     printed = capsys.readouterr().out
     assert "vanilla GAN (saturating loss)" in printed
     assert "published: PacGAN2" in printed
@@ -57,6 +58,39 @@ def test_summary_over_seeds_is_mean_and_sample_std():
     assert r["std"]["high_quality_share"] == pytest.approx(abs(hq[0] - hq[1]) / math.sqrt(2))
     table = bench.format_gan_table(section)
     assert "grid" in table and "/25" in table
+
+
+def test_runs_file_records_each_run_and_resume_reuses_only_matching_runs(tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("stale line from an older benchmark\n")
+    settings = bench.ToyGanSettings(steps=4, n_eval=50)
+    config = bench.config_by_name("non_saturating")
+    kwargs = dict(datasets=["ring"], configs=[config], device=torch.device("cpu"), log=None,
+                  runs_file=runs)
+    first = bench.run_gan_bench(seeds=[0, 1], settings=settings, **kwargs)
+    assert first["reused_runs"] == 0  # without resume the file starts afresh
+    lines = runs.read_text().splitlines()
+    assert len(lines) == 2
+    finished = bench.read_finished_runs(runs)
+    assert set(finished) == {bench.run_key("ring", config, settings, s) for s in (0, 1)}
+
+    # A benchmark stopped while writing leaves a cut-off last line: it is skipped.
+    runs.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    second = bench.run_gan_bench(seeds=[0, 1, 2], settings=settings, resume=True, **kwargs)
+    assert second["reused_runs"] == 1  # seed 0 reused; seed 1 (cut off) and 2 trained
+    by_seed = {r["seed"]: r for r in second["results"][0]["per_seed"]}
+    assert by_seed[0] == first["results"][0]["per_seed"][0]
+    assert by_seed[1]["modes_captured"] == first["results"][0]["per_seed"][1]["modes_captured"]
+    assert sorted(by_seed) == [0, 1, 2]
+
+    # Other settings are other runs: nothing is reused.
+    third = bench.run_gan_bench(seeds=[0], settings=bench.ToyGanSettings(steps=5, n_eval=50),
+                                resume=True, **kwargs)
+    assert third["reused_runs"] == 0
+
+    runs.write_text("not json\n" + lines[0] + "\n")
+    with pytest.raises(ValueError, match="line 1: not a run of the benchmark"):
+        bench.read_finished_runs(runs)
 
 
 def test_trajectory_is_recorded_every_k_steps():

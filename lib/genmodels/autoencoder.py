@@ -15,11 +15,11 @@ from genmodels.nets import (
     check_batch,
     check_image_shape,
     check_latent,
-    check_positive_int,
     conv_decoder,
     conv_encoder,
     mlp,
 )
+from genmodels.validation import check_positive_int
 
 
 class Autoencoder(nn.Module):

@@ -41,10 +41,12 @@ from genmodels.device import describe_device, pick_device, seed_everything
 from genmodels.metrics import ModeMetrics, mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 from genmodels.train import fit
+from genmodels.validation import check_positive_int_fields, is_positive_int
 
 SCHEMA_VERSION = 1
 DEFAULT_OUT = Path("book/data/bench_gan.json")
 DEFAULT_VAE_OUT = Path("book/data/bench_vae.json")
+DEFAULT_RUNS_FILE = Path("_build/bench/gan_runs.jsonl")
 
 # ---------------------------------------------------------------------------
 # What is trained
@@ -119,11 +121,9 @@ class ToyGanSettings:
     n_eval: int = 2500
 
     def __post_init__(self) -> None:
-        for name in ("width", "depth", "latent_dim", "batch", "steps", "n_eval"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ToyGanSettings.{name} must be a positive int, got {value!r}.")
-        if self.d_width is not None and (not isinstance(self.d_width, int) or self.d_width < 1):
+        check_positive_int_fields(self, ("width", "depth", "latent_dim", "batch", "steps",
+                                         "n_eval"))
+        if self.d_width is not None and not is_positive_int(self.d_width):
             raise ValueError("ToyGanSettings.d_width must be a positive int or None (= width), "
                              f"got {self.d_width!r}.")
         if not self.lr > 0:
@@ -372,11 +372,19 @@ def run_gan_bench(
     device: torch.device | None = None,
     log: Callable[[str], None] | None = print,
     jobs: int = 1,
+    runs_file: Path | str | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train every ``config`` on every ``dataset`` once per seed; return a JSON-able dict.
 
     With ``jobs > 1`` the runs are spread over that many worker processes (one CPU thread
     each), which pays off on a multi-core CPU since each tiny 2-D GAN uses one core.
+
+    With ``runs_file`` every finished run is appended to that file at once (one JSON line
+    with its data set, variant, settings, seed and numbers), so that a stopped benchmark
+    loses nothing. Without ``resume`` the file is started afresh; with ``resume`` the runs
+    already in it whose data set, variant, settings and seed match a task are reused, not
+    retrained (the count is returned as ``"reused_runs"``).
 
     Returns ``{"settings", "configs", "protocol", "seeds", "published", "results",
     "wall_time"}`` where each entry of ``results`` is ``{"dataset", "config", "label",
@@ -394,10 +402,34 @@ def run_gan_bench(
     tasks = [(dataset, config, settings_for(dataset, settings), seed)
              for dataset in datasets for config in configs for seed in seeds]
     outcomes: dict[tuple[str, str, int], dict[str, Any]] = {}
+    log_path = Path(runs_file) if runs_file is not None else None
+    reused = 0
+    if log_path is not None:
+        if resume:
+            finished = read_finished_runs(log_path)
+            # Rewrite the file without a cut-off last line, so that new runs append cleanly.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("".join(json.dumps({"key": k, "result": r}, allow_nan=False)
+                                        + "\n" for k, r in finished.items()))
+            for task in tasks:
+                key = run_key(*task)
+                if key in finished:
+                    dataset, config, _, seed = task
+                    outcomes[dataset, config.name, seed] = finished[key]
+                    reused += 1
+            tasks = [t for t in tasks if (t[0], t[1].name, t[3]) not in outcomes]
+            if log is not None:
+                log(f"  resuming from {log_path}: {reused} run(s) reused, {len(tasks)} to train")
+        else:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("")
 
     def record(task: tuple[str, GanConfig, ToyGanSettings, int], out: dict[str, Any]) -> None:
         dataset, config, _, seed = task
         outcomes[dataset, config.name, seed] = out
+        if log_path is not None:
+            with log_path.open("a") as f:
+                f.write(json.dumps({"key": run_key(*task), "result": out}, allow_nan=False) + "\n")
         if log is not None:
             log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
                 f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")
@@ -445,8 +477,42 @@ def run_gan_bench(
         "jobs": jobs,
         "published": list(PUBLISHED),
         "results": results,
+        "reused_runs": reused,
         "wall_time": time.perf_counter() - start,
     }
+
+
+def run_key(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int) -> str:
+    """What identifies one run of the benchmark: a canonical JSON string of its data set,
+    variant, settings and seed (two runs with the same key give the same numbers on the
+    same machine and code)."""
+    return json.dumps({"dataset": dataset, "config": asdict(config),
+                       "settings": asdict(settings), "seed": seed}, sort_keys=True)
+
+
+def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:
+    """The runs recorded in a ``runs_file`` of :func:`run_gan_bench`, by :func:`run_key`.
+
+    A missing file holds no runs. A line cut off by a stopped benchmark (the last one, not
+    valid JSON) is skipped; any other malformed line raises ``ValueError`` naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    finished: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            finished[entry["key"]] = entry["result"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            if number == len(lines):
+                continue  # the run that was being written when the benchmark stopped
+            raise ValueError(f"{path}, line {number}: not a run of the benchmark ({error}); "
+                             "delete the file or run without --resume.") from error
+    return finished
 
 
 def format_gan_table(section: dict[str, Any]) -> str:
@@ -594,6 +660,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1, as the book's build executes the "
                         "chapters; chapter 10 always uses 1 on a CPU).")
+    parser.add_argument("--runs-file", type=Path, default=DEFAULT_RUNS_FILE,
+                        help="GAN section: each finished run is appended here at once "
+                        f"(default {DEFAULT_RUNS_FILE}); '-': none.")
+    parser.add_argument("--resume", action="store_true",
+                        help="GAN section: reuse the matching runs of --runs-file instead of "
+                        "retraining them (to continue a stopped benchmark).")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"JSON of the GAN section (default {DEFAULT_OUT}); '-': none.")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
@@ -660,7 +732,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             configs = [config_by_name(c.strip()) for c in args.configs.split(",") if c.strip()]
             print(f"GAN section on {describe_device(device)}: {len(datasets)} data sets × "
                   f"{len(configs)} variants × {len(seeds)} seeds, {args.jobs} job(s)")
-            section = run_gan_bench(seeds, datasets, configs, settings, device, jobs=args.jobs)
+            runs_file = None if str(args.runs_file) == "-" else args.runs_file
+            section = run_gan_bench(seeds, datasets, configs, settings, device, jobs=args.jobs,
+                                    runs_file=runs_file, resume=args.resume)
             print(format_gan_table(section))
             print(f"GAN section: {section['wall_time']:.0f} s")
         else:

@@ -51,6 +51,7 @@ import torch
 from genmodels import compare, comparison, data, gan, gibbs, image_gan, metrics, rbm, train, vae
 from genmodels import evaluation as ev
 from genmodels.device import budget_for, describe_device, pick_device, seed_everything
+from genmodels.validation import check_positive_int
 
 Log = Callable[[str], None] | None
 
@@ -63,11 +64,6 @@ Log = Callable[[str], None] | None
 def _say(log: Log, message: str) -> None:
     if log is not None:
         log(message)
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 def fashion_mnist_images(device: torch.device, binary: bool = False
@@ -267,7 +263,7 @@ def run_vae_bench(
     s = replace(base, **overrides)
     device = device if device is not None else pick_device()
     n_epochs = epochs if epochs is not None else s.epochs(device)
-    _check_positive("epochs", n_epochs)
+    check_positive_int(n_epochs, "epochs")
     generator = seed_everything(seed)
     x_train, x_test, _, _ = fashion_mnist_images(device)
     if n_train is not None:

@@ -30,6 +30,7 @@ from torch import nn
 
 from genmodels import compare, data, gan, rbm, train, vae
 from genmodels import evaluation as ev
+from genmodels.validation import check_positive_int, check_positive_int_fields
 
 __all__ = [
     "BinarisedFashionMNIST",
@@ -54,10 +55,6 @@ __all__ = [
 
 MODELS = ("VAE", "GAN", "RBM")
 
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -99,10 +96,10 @@ class ComparisonSettings:
     cpu_threads: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("steps_cpu", "steps_gpu", "batch_size", "n_eval", "vae_latent_dim",
-                     "latent_dim", "rbm_hidden", "n_rbm_monitor", "n_likelihood",
-                     "n_pseudo_likelihood", "cpu_threads"):
-            _check_positive_int(name, getattr(self, name))
+        check_positive_int_fields(self, (
+            "steps_cpu", "steps_gpu", "batch_size", "n_eval", "vae_latent_dim",
+            "latent_dim", "rbm_hidden", "n_rbm_monitor", "n_likelihood",
+            "n_pseudo_likelihood", "cpu_threads"))
         steps = list(self.gibbs_steps)
         if not steps or steps != sorted(set(steps)) or steps[0] < 1:
             raise ValueError(f"gibbs_steps must be increasing positive ints, got {self.gibbs_steps}.")
@@ -223,7 +220,7 @@ def rows_of_shuffled_passes(
     device. One epoch of :func:`genmodels.rbm.train_rbm` over them in minibatches of B
     is ``n_rows / B`` updates: the chapter's update budget for the RBM.
     """
-    _check_positive_int("n_rows", n_rows)
+    check_positive_int(n_rows, "n_rows")
     passes = [torch.randperm(len(x), generator=generator) for _ in range(n_rows // len(x) + 1)]
     return x[torch.cat(passes)[:n_rows].to(x.device)]
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genmodels.validation import check_positive_int_fields
+
 __all__ = [
     "gibbs_discrete_pair",
     "bivariate_conditional",
@@ -298,10 +300,6 @@ def effective_sample_size(x: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------------------
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-
 
 @dataclass(frozen=True)
 class MixingSettings:
@@ -319,8 +317,7 @@ class MixingSettings:
     burn_in: int = 200
 
     def __post_init__(self) -> None:
-        for name in ("n_sweeps", "n_chains", "burn_in"):
-            _check_positive_int(name, getattr(self, name))
+        check_positive_int_fields(self, ("n_sweeps", "n_chains", "burn_in"))
         if self.burn_in + 4 > self.n_sweeps:
             raise ValueError(
                 f"burn_in ({self.burn_in}) must leave at least 4 of the {self.n_sweeps} "

@@ -27,6 +27,7 @@ from torch import nn
 
 from genmodels import gan, gan_monitor, train
 from genmodels.device import budget_for
+from genmodels.validation import check_positive_int, check_positive_int_fields
 
 __all__ = [
     "HISTORY_TERMS",
@@ -42,10 +43,6 @@ HISTORY_TERMS = ("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake")
 
 FASHION_TROUSER = 1  # Fashion-MNIST's class index of "Trouser"
 
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -84,10 +81,10 @@ class ImageGanSettings:
     dcgan_summary_last: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("mlp_steps_cpu", "mlp_steps_gpu", "dcgan_steps_cpu", "dcgan_steps_gpu",
-                     "batch_size", "latent_dim", "channels", "n_eval", "snapshots",
-                     "log_every", "mlp_summary_last", "dcgan_summary_last"):
-            _check_positive_int(name, getattr(self, name))
+        check_positive_int_fields(self, (
+            "mlp_steps_cpu", "mlp_steps_gpu", "dcgan_steps_cpu", "dcgan_steps_gpu",
+            "batch_size", "latent_dim", "channels", "n_eval", "snapshots",
+            "log_every", "mlp_summary_last", "dcgan_summary_last"))
         if not self.mlp_hidden:
             raise ValueError("mlp_hidden must list at least one layer width, e.g. (256, 512).")
         if not (self.lr > 0 and all(0 <= b < 1 for b in self.betas) and len(self.betas) == 2):
@@ -134,7 +131,7 @@ def reference_frechet_distances(
     (trousers)", "uniform noise"}`` → distance. Book: eq-frechet-distance (chapter 8).
     """
     _check_images("x_train", x_train)
-    _check_positive_int("n_eval", n_eval)
+    check_positive_int(n_eval, "n_eval")
     if train_labels.shape != x_train.shape[:1]:
         raise ValueError(f"train_labels must have shape [{x_train.shape[0]}] (one class per "
                          f"image), got {tuple(train_labels.shape)}.")
@@ -189,7 +186,7 @@ def train_gan_recording_samples(
     (chapter 8).
     """
     _check_images("x_train", x_train)
-    _check_positive_int("n_steps", n_steps)
+    check_positive_int(n_steps, "n_steps")
     s = settings
     opt_g = torch.optim.Adam(G.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
     opt_d = torch.optim.Adam(D.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
@@ -219,7 +216,7 @@ def means_over_last_steps(
 ) -> dict[str, float]:
     """The mean of each of ``names`` over the last ``last`` steps of ``history`` (all steps
     if there are fewer): ``sum(tail) / len(tail)``, the chapter's summary of a run."""
-    _check_positive_int("last", last)
+    check_positive_int(last, "last")
     missing = [n for n in names if n not in history.values]
     if missing:
         raise KeyError(f"history has no {missing}; it records {history.names}.")

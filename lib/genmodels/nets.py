@@ -38,13 +38,6 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def check_positive_int(value: int, name: str) -> int:
-    """Return ``value`` as an int, or raise if it is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return value
-
-
 def _fmt(shape: Sequence[int]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.validation import check_positive_int_fields
+
 __all__ = [
     "BernoulliRBM",
     "RBMHistory",
@@ -537,11 +539,9 @@ class DigitsRBMSettings:
 
     def __post_init__(self) -> None:
         _check_rules(self.rules + self.large_rules)
-        for name in ("n_train", "epochs_cpu", "epochs_gpu", "batch_size", "small_hidden",
-                     "large_hidden", "chain_steps", "n_chain_samples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        check_positive_int_fields(self, ("n_train", "epochs_cpu", "epochs_gpu", "batch_size",
+                                         "small_hidden", "large_hidden", "chain_steps",
+                                         "n_chain_samples"))
 
 
 def data_log_odds(x: torch.Tensor, low: float = 0.01, high: float = 0.99) -> torch.Tensor:

@@ -34,11 +34,11 @@ from genmodels.nets import (
     check_batch,
     check_image_shape,
     check_latent,
-    check_positive_int,
     conv_decoder,
     conv_encoder,
     mlp,
 )
+from genmodels.validation import check_positive_int, check_positive_int_fields, is_positive_int
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -493,13 +493,9 @@ class FashionVAESettings:
     n_fd: int = 5_000
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size", "n_train_elbo",
-                     "n_iwae", "n_fd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if not self.iwae_ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
-                                   for k in self.iwae_ks):
+        check_positive_int_fields(self, ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size",
+                                         "n_train_elbo", "n_iwae", "n_fd"))
+        if not self.iwae_ks or not all(is_positive_int(k) for k in self.iwae_ks):
             raise ValueError(f"iwae_ks must be positive ints, got {self.iwae_ks!r}.")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}.")
