@@ -79,7 +79,10 @@ def test_runs_file_records_each_run_and_resume_reuses_only_matching_runs(tmp_pat
     second = bench.run_gan_bench(seeds=[0, 1, 2], settings=settings, resume=True, **kwargs)
     assert second["reused_runs"] == 1  # seed 0 reused; seed 1 (cut off) and 2 trained
     by_seed = {r["seed"]: r for r in second["results"][0]["per_seed"]}
-    assert by_seed[0] == first["results"][0]["per_seed"][0]
+    git = bench.git_commit()
+    assert by_seed[0] == {**first["results"][0]["per_seed"][0],
+                          "from_commit": None if git is None else git["commit"]}
+    assert "from_commit" not in by_seed[2]  # trained now
     assert by_seed[1]["modes_captured"] == first["results"][0]["per_seed"][1]["modes_captured"]
     assert sorted(by_seed) == [0, 1, 2]
 

@@ -284,3 +284,15 @@ def test_quick_results_are_flagged():
     doc = bench.load_results(BOOK / "data" / "bench_gibbs.json")
     flagged = "Smoke run" in results_tables.section_html("gibbs", doc)
     assert flagged == bool(doc.get("quick"))
+
+
+def test_reused_gan_runs_are_disclosed_with_their_commit():
+    doc = bench.load_results(BOOK / "data" / "bench_gan.json")
+    section = json.loads(json.dumps(doc["gan"]))
+    assert "reused (--resume)" not in results_tables.provenance_text("gan", {**doc, "gan": {
+        **section, "reused_runs": 0}})
+    section["reused_runs"] = 1
+    section["results"][0]["per_seed"][0]["from_commit"] = "0123456789abcdef"
+    text = results_tables.provenance_text("gan", {**doc, "gan": section})
+    assert "1 of its runs were not retrained but reused (--resume)" in text
+    assert "by commit 0123456789." in text

@@ -132,13 +132,18 @@ class ToyGanSettings:
 
 QUICK_SETTINGS = ToyGanSettings(steps=300)
 
-# The tuned settings of each data set (tuned on seed 0 on the 2-core CPU; the published
-# runs train for 400,000 steps, far beyond this budget). A discriminator twice as wide as
-# the generator sharpens the samples (more high-quality ones); a 2-dimensional latent space
-# serves both mixtures; the grid's 25 modes need more steps than the ring's 8.
+# The tuned settings of each data set (tuned on a few seeds on the 2-core CPU; the
+# published runs train for 400,000 steps, far beyond this budget). A discriminator twice as
+# wide as the generator sharpens the samples (more high-quality ones); a 2-dimensional latent
+# space serves both mixtures; the grid's 25 modes need more steps than the ring's 8. On the
+# grid, the samples that miss a mode lie mostly on "bridges" between neighbouring modes (10
+# to 20 std from the nearest centre): a continuous generator must stretch the latent
+# Gaussian across the gaps, and a deeper, wider one makes the bridges steeper. With 4
+# layers of 256 units in both players, minibatch std went from 69 % to 94 % high-quality
+# samples on its worst seed (and from 88-89 % to 92-93 % on two others), all 25 modes kept.
 DEFAULT_SETTINGS: dict[str, ToyGanSettings] = {
     "ring": ToyGanSettings(latent_dim=2, d_width=256, steps=6000),
-    "grid": ToyGanSettings(latent_dim=2, d_width=256, steps=10000),
+    "grid": ToyGanSettings(latent_dim=2, width=256, depth=4, d_width=256, steps=10000),
 }
 
 
@@ -384,7 +389,8 @@ def run_gan_bench(
     with its data set, variant, settings, seed and numbers), so that a stopped benchmark
     loses nothing. Without ``resume`` the file is started afresh; with ``resume`` the runs
     already in it whose data set, variant, settings and seed match a task are reused, not
-    retrained (the count is returned as ``"reused_runs"``).
+    retrained (the count is returned as ``"reused_runs"``; each reused result carries
+    ``"from_commit"``, the commit of the code that produced it).
 
     Returns ``{"settings", "configs", "protocol", "seeds", "published", "results",
     "wall_time"}`` where each entry of ``results`` is ``{"dataset", "config", "label",
@@ -404,6 +410,8 @@ def run_gan_bench(
     outcomes: dict[tuple[str, str, int], dict[str, Any]] = {}
     log_path = Path(runs_file) if runs_file is not None else None
     reused = 0
+    git = git_commit() if log_path is not None else None
+    commit = None if git is None else git["commit"]
     if log_path is not None:
         if resume:
             finished = read_finished_runs(log_path)
@@ -411,6 +419,7 @@ def run_gan_bench(
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text("".join(json.dumps({"key": k, "result": r}, allow_nan=False)
                                         + "\n" for k, r in finished.items()))
+            # Reused results keep "from_commit": the code that produced them.
             for task in tasks:
                 key = run_key(*task)
                 if key in finished:
@@ -429,7 +438,9 @@ def run_gan_bench(
         outcomes[dataset, config.name, seed] = out
         if log_path is not None:
             with log_path.open("a") as f:
-                f.write(json.dumps({"key": run_key(*task), "result": out}, allow_nan=False) + "\n")
+                saved = {**out, "from_commit": commit}
+                f.write(json.dumps({"key": run_key(*task), "result": saved}, allow_nan=False)
+                        + "\n")
         if log is not None:
             log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
                 f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")

@@ -256,6 +256,13 @@ def provenance_text(name: str, doc: Mapping[str, Any]) -> str:
         load_text += f" at the start, {doc['load_average_1min_at_end']} at the end"
     wall = section.get("wall_time")
     wall_text = "" if wall is None else f" The section took {wall:.{1 if wall < 10 else 0}f} s."
+    reused = section.get("reused_runs") or 0
+    if reused:
+        commits = sorted({str(r.get("from_commit"))[:10] for row in section.get("results", [])
+                          for r in row.get("per_seed", []) if "from_commit" in r})
+        wall_text += (f" {reused} of its runs were not retrained but reused (--resume) from an "
+                      f"earlier run of the same settings and seeds, by commit "
+                      f"{', '.join(commits)}.")
     reproduces = section.get("reproduces")
     repro_text = "" if not reproduces else f" Reproduces the chapter: {reproduces}."
     return (f"Produced {doc['created']} by `{doc['command'].strip()}` on {m['cpu']} "
