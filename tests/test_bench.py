@@ -154,3 +154,26 @@ def test_vae_section_structure():
     # A Bernoulli ELBO is a log-likelihood bound: negative, and finite.
     assert math.isfinite(section["test_elbo"]) and section["test_elbo"] < 0
     assert "MLPVAE" in bench.format_vae_table(section)
+
+
+def test_git_commit_ignores_only_the_benchmarks_own_result_files(tmp_path):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    (tmp_path / "book" / "data").mkdir(parents=True)
+    results, code = tmp_path / "book" / "data" / "bench_gibbs.json", tmp_path / "model.py"
+    results.write_text("{}")
+    code.write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "start")
+    clean = bench.git_commit(tmp_path)
+    assert clean is not None and len(clean["commit"]) == 40 and not clean["modified"]
+    results.write_text('{"new": 1}')  # a section wrote its results: still the same code
+    assert not bench.git_commit(tmp_path)["modified"]
+    code.write_text("x = 2\n")
+    assert bench.git_commit(tmp_path)["modified"]
+    assert bench.git_commit(tmp_path / "book")["modified"]  # any folder of the repository

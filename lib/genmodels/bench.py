@@ -579,11 +579,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def git_commit() -> dict[str, Any] | None:
-    """The repository's commit and whether tracked files differ from it (None outside git)."""
+def git_commit(root: Path | str | None = None) -> dict[str, Any] | None:
+    """The repository's commit and whether tracked files other than the benchmark's results
+    (``book/data/bench_*``) differ from it (None outside git)."""
     import subprocess
 
-    root = Path(__file__).resolve().parent
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
@@ -592,7 +593,11 @@ def git_commit() -> dict[str, Any] | None:
                                 check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": head, "modified": bool(status.strip())}
+    # The benchmark's own result files do not count: one section writes its JSON before the
+    # next section records the commit.
+    changed = [line for line in status.splitlines()
+               if line.strip() and not line[3:].startswith("book/data/bench_")]
+    return {"commit": head, "modified": bool(changed)}
 
 
 def machine_info(device: torch.device) -> dict[str, Any]:
