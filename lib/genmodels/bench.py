@@ -37,8 +37,14 @@ from typing import Any
 import torch
 
 from genmodels import gan
+
+# Chapter 6's VAE and the other chapter sections (Gibbs sampling and RBMs of chapter 3, the
+# image GANs of chapter 8, the comparison of chapter 10) live in genmodels.bench_chapters.
+from genmodels.bench_chapters import SECTIONS as CHAPTER_SECTIONS
+from genmodels.bench_chapters import format_vae_table, run_vae_bench, seeds_of
 from genmodels.device import describe_device, pick_device, seed_everything
 from genmodels.metrics import ModeMetrics, mode_metrics
+from genmodels.results_tables import format_section_text
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 from genmodels.train import fit
 from genmodels.validation import check_positive_int_fields, is_positive_int
@@ -545,23 +551,6 @@ def format_gan_table(section: dict[str, Any]) -> str:
                      f"{'':>11s} {'':>6s}")
     return "\n".join(lines)
 
-
-# ---------------------------------------------------------------------------
-# The VAE section
-# ---------------------------------------------------------------------------
-
-
-# Chapter 6's VAE and the other chapter sections (Gibbs sampling and RBMs of chapter 3, the
-# image GANs of chapter 8, the comparison of chapter 10) live in genmodels.bench_chapters.
-from genmodels.bench_chapters import (  # noqa: E402
-    SECTIONS as CHAPTER_SECTIONS,
-)
-from genmodels.bench_chapters import (  # noqa: E402
-    format_vae_table,
-    run_vae_bench,
-    seeds_of,
-)
-from genmodels.results_tables import format_section_text  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # The machine, the command line

@@ -21,7 +21,9 @@ __all__ = [
     "comparison_tables",
     "format_section_text",
     "format_table_text",
+    "gan_numbers",
     "gan_tables",
+    "glue_numbers",
     "gibbs_tables",
     "image_gan_tables",
     "provenance_text",
@@ -185,6 +187,50 @@ def gan_tables(section: Mapping[str, Any]) -> list[Table]:
     return [Table(f"mean ± standard deviation over seeds {list(section['seeds'])}",
                   ["data", "variant", "modes captured", "high quality (%)", "reverse KL",
                    "s / run", "source"], rows)]
+
+
+def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers chapter 9's text quotes from the GAN section, by name.
+
+    For each data set ``d`` and variant ``v``: ``d_v_modes`` and ``d_v_hq`` (means over the
+    seeds; the high-quality share in %), ``d_v_modes_min``/``_max`` and ``d_v_hq_min``/``_max``
+    (over the seeds); for each data set, ``d_steps`` (training steps per run) and
+    ``d_hq_lo``/``d_hq_hi``, the range of the mean high-quality share (%) over the variants of
+    the Jensen–Shannon game without a Lipschitz constraint (all but WGAN-GP and spectral
+    normalisation) — the ones that learn at this budget.
+    """
+    numbers: dict[str, float] = {}
+    for r in section["results"]:
+        key = f"{r['dataset']}_{r['config']}"
+        modes = [float(s["modes_captured"]) for s in r["per_seed"]]
+        hq = [100 * s["high_quality_share"] for s in r["per_seed"]]
+        numbers[f"{key}_modes"] = float(r["mean"]["modes_captured"])
+        numbers[f"{key}_hq"] = 100 * r["mean"]["high_quality_share"]
+        numbers[f"{key}_modes_min"], numbers[f"{key}_modes_max"] = min(modes), max(modes)
+        numbers[f"{key}_hq_min"], numbers[f"{key}_hq_max"] = min(hq), max(hq)
+    for dataset, settings in section["settings"].items():
+        numbers[f"{dataset}_steps"] = float(settings["steps"])
+        js = [100 * r["mean"]["high_quality_share"] for r in section["results"]
+              if r["dataset"] == dataset and r["config"] not in ("wgan_gp", "spectral_norm")]
+        if js:
+            numbers[f"{dataset}_hq_lo"], numbers[f"{dataset}_hq_hi"] = min(js), max(js)
+    return numbers
+
+
+def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
+    """Glue each number for the book's ``{glue:text}`name:.1f``` roles (myst-nb) and return
+    them.
+
+    When the notebook runs outside the book's environment (no ``myst_nb``, e.g. on Colab)
+    nothing is glued; the numbers are still returned, and the chapter prints them.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return dict(numbers)
+    for name, value in numbers.items():
+        glue(name, value, display=False)
+    return dict(numbers)
 
 
 TABLES: dict[str, Callable[[Mapping[str, Any]], list[Table]]] = {
