@@ -184,9 +184,19 @@ def gan_tables(section: Mapping[str, Any]) -> list[Table]:
     for p in section["published"]:
         rows.append([p["dataset"], f"published: {p['method']}", f"{p['modes_captured']:.1f}",
                      f"{100 * p['high_quality_share']:.1f}", "", "", p.get("source", "")])
+    settings_rows = []
+    for dataset, st in section.get("settings", {}).items():
+        d_width = st.get("d_width") or st["width"]
+        settings_rows.append([
+            dataset, f"{st['steps']:,}", str(st["batch"]), f"{st['lr']:g} → 0 (linear)",
+            f"{st['depth']} × {st['width']}", f"{st['depth']} × {d_width}", str(st["latent_dim"]),
+        ])
     return [Table(f"mean ± standard deviation over seeds {list(section['seeds'])}",
                   ["data", "variant", "modes captured", "high quality (%)", "reverse KL",
-                   "s / run", "source"], rows)]
+                   "s / run", "source"], rows),
+            Table("training settings of every variant (WGAN-GP: Adam β = (0.5, 0.9))",
+                  ["data", "steps", "batch", "learning rate", "generator layers × units",
+                   "discriminator layers × units", "latent dimensions"], settings_rows)]
 
 
 def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
