@@ -296,3 +296,44 @@ def test_reused_gan_runs_are_disclosed_with_their_commit():
     text = results_tables.provenance_text("gan", {**doc, "gan": section})
     assert "1 of its runs were not retrained but reused (--resume)" in text
     assert "by commit 0123456789." in text
+
+
+def test_gan_numbers_are_the_sections_means_and_ranges():
+    section = {
+        "settings": {"grid": {"steps": 300}},
+        "results": [
+            {"dataset": "grid", "config": cfg, "mean": {"modes_captured": sum(m) / 2,
+                                                        "high_quality_share": sum(q) / 2},
+             "per_seed": [{"modes_captured": a, "high_quality_share": b} for a, b in zip(m, q, strict=True)]}
+            for cfg, m, q in [("vanilla", (20, 25), (0.8, 0.9)),
+                              ("wgan_gp", (10, 12), (0.01, 0.03)),
+                              ("minibatch_std", (25, 25), (0.92, 0.96))]],
+    }
+    n = results_tables.gan_numbers(section)
+    assert n["grid_vanilla_modes"] == 22.5 and n["grid_vanilla_modes_min"] == 20
+    assert n["grid_vanilla_hq"] == pytest.approx(85.0)
+    assert (n["grid_minibatch_std_hq_min"], n["grid_minibatch_std_hq_max"]) == pytest.approx((92, 96))
+    assert n["grid_steps"] == 300
+    # The range over the variants that learn leaves out the Lipschitz-constrained ones.
+    assert (n["grid_hq_lo"], n["grid_hq_hi"]) == pytest.approx((85.0, 94.0))
+    assert results_tables.glue_numbers({"x": 1.5}) == {"x": 1.5}
+
+
+def test_every_number_chapter_9_pastes_is_in_the_benchmark_file():
+    chapter = nbformat.read(BOOK / "ch09_gan_failure_modes.ipynb", as_version=4)
+    text = "\n".join(c.source for c in chapter.cells if c.cell_type == "markdown")
+    pasted = re.findall(r"\{glue:text\}`([^`:]+)(?::[^`]*)?`", text)
+    assert len(pasted) >= 10, "chapter 9 quotes its benchmark numbers with {glue:text}"
+    numbers = results_tables.gan_numbers(bench.load_results(BOOK / "data" / "bench_gan.json")["gan"])
+    assert set(pasted) <= set(numbers), set(pasted) - set(numbers)
+    code = "\n".join(c.source for c in chapter.cells if c.cell_type == "code")
+    assert "glue_numbers(results_tables.gan_numbers(section))" in code
+
+
+def test_gan_section_shows_each_data_sets_training_settings():
+    doc = bench.load_results(BOOK / "data" / "bench_gan.json")
+    section = json.loads(json.dumps(doc["gan"]))
+    section["settings"]["grid"].update(width=64, d_width=None, depth=5, steps=12345)
+    settings_table = results_tables.gan_tables(section)[-1]
+    grid_row = next(row for row in settings_table.rows if row[0] == "grid")
+    assert grid_row[1] == "12,345" and grid_row[4] == grid_row[5] == "5 × 64"

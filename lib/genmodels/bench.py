@@ -142,7 +142,7 @@ QUICK_SETTINGS = ToyGanSettings(steps=300)
 # published runs train for 400,000 steps, far beyond this budget). A discriminator twice as
 # wide as the generator sharpens the samples (more high-quality ones); a 2-dimensional latent
 # space serves both mixtures; the grid's 25 modes need more steps than the ring's 8. On the
-# grid, the samples that miss a mode lie mostly on "bridges" between neighbouring modes (10
+# grid, about half of the imprecise samples lie on "bridges" between neighbouring modes (10
 # to 20 std from the nearest centre): a continuous generator must stretch the latent
 # Gaussian across the gaps, and a deeper, wider one makes the bridges steeper. With 4
 # layers of 256 units in both players, minibatch std went from 69 % to 94 % high-quality
