@@ -56,5 +56,3 @@ def test_check_latent_and_image_shape_messages():
         nets.check_image_shape((28, 28))
     with pytest.raises(ValueError, match="multiples of 4"):
         nets.check_image_shape((1, 6, 6), multiple_of=4)
-    with pytest.raises(ValueError, match="positive int"):
-        nets.check_positive_int(0, "n")
