@@ -8,6 +8,7 @@ MathJax, shows its figures, and makes zero requests outside the site.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,21 @@ def browser():
 
 
 def open_page(browser, site_url: str, page_path: str):
-    """Load a page with external requests blocked; return (page, console errors, external URLs)."""
+    """Load a page with external requests blocked; return (page, console errors, external URLs).
+
+    Returns once the page has fired ``load`` and its network has been quiet for half a
+    second (no request in flight, none started or ended). Playwright's own ``networkidle``
+    state does the same but now and then never fires on a finished page (it timed out
+    after 90 s on a page whose requests had all ended); this wait names the requests still
+    in flight when it gives up.
+    """
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(90_000)  # a loaded CI machine renders long pages of math slowly
     errors: list[str] = []
     external: list[str] = []
+    in_flight: dict = {}
+    last_activity = [time.monotonic()]
 
     def route(r):
         url = r.request.url
@@ -80,12 +90,35 @@ def open_page(browser, site_url: str, page_path: str):
             external.append(url)
             r.abort()
 
+    def started(request):
+        in_flight[request] = request.url
+        last_activity[0] = time.monotonic()
+
+    def ended(request):
+        in_flight.pop(request, None)
+        last_activity[0] = time.monotonic()
+
     page.route("**/*", route)
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{site_url}/{page_path}.html", wait_until="load")
-    page.wait_for_load_state("networkidle")
+    wait_for_quiet_network(page, in_flight, last_activity, page_path)
     return context, page, errors, external
+
+
+def wait_for_quiet_network(page, in_flight: dict, last_activity: list[float], page_path: str,
+                           quiet: float = 0.5, timeout: float = 90.0) -> None:
+    """Poll (letting Playwright deliver events) until no request has been in flight for
+    ``quiet`` seconds; fail after ``timeout`` seconds naming the requests still open."""
+    deadline = time.monotonic() + timeout
+    while in_flight or time.monotonic() - last_activity[0] < quiet:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{page_path}: the network was still busy after {timeout:.0f} s; "
+                        f"requests in flight: {sorted(in_flight.values())}")
+        page.wait_for_timeout(100)
 
 
 @pytest.mark.parametrize("page_path", PAGES)
@@ -99,7 +132,8 @@ def test_page_renders_offline(browser, site_url, page_path):
         assert errors == [], f"{page_path} logged console errors: {errors}"
         # Math: every page whose HTML holds TeX must have it typeset by MathJax.
         if re.search(r'class="math|\\\(', source):
-            page.wait_for_selector("mjx-container", state="attached")
+            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise")  # the first typeset has finished
             assert page.locator("mjx-container").count() > 0
             assert page.locator("mjx-merror").count() == 0, f"MathJax errors on {page_path}"
         # Widgets: a page that embeds widget state renders the widgets (vendored manager).
