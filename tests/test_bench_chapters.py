@@ -338,3 +338,27 @@ def test_gan_section_shows_each_data_sets_training_settings():
     settings_table = results_tables.gan_tables(section)[-1]
     grid_row = next(row for row in settings_table.rows if row[0] == "grid")
     assert grid_row[1] == "12,345" and grid_row[4] == grid_row[5] == "5 × 64"
+
+
+def test_appendix_gpu_table_quotes_its_raw_files_and_the_cpu_benchmarks():
+    """The GPU section is measured once by hand (no GPU builds the site); its numbers must
+    still be those of the files it names, and its CPU column those of the benchmark files,
+    so regenerating a benchmark file flags the text that quotes it."""
+    appendix = nbformat.read(APPENDIX, as_version=4)
+    text = next(c.source for c in appendix.cells if c.get("id") == "gpu-h100-figures")
+    data = BOOK / "data"
+    gpu_gan = json.loads((data / "gpu_h100_bench_gan_grid_minibatch_std.json").read_text())
+    (gpu_row,) = gpu_gan["gan"]["results"]
+    (gpu_run,) = gpu_row["per_seed"]
+    assert "H100" in gpu_gan["machine"]["device"]
+    assert (f"{gpu_run['wall_time']:.1f} s: {gpu_run['modes_captured']}/25 modes, "
+            f"{100 * gpu_run['high_quality_share']:.1f} % high quality") in text
+    cpu_gan = bench.load_results(data / "bench_gan.json")["gan"]["results"]
+    cpu_row = next(r for r in cpu_gan if (r["dataset"], r["config"]) == ("grid", "minibatch_std"))
+    cpu_run = next(r for r in cpu_row["per_seed"] if r["seed"] == gpu_run["seed"])
+    assert (f"{cpu_run['wall_time']:.1f} s: {cpu_run['modes_captured']}/25 modes, "
+            f"{100 * cpu_run['high_quality_share']:.1f} %") in text
+    times = json.loads((data / "gpu_h100_notebook_times.json").read_text())
+    assert f"{times['seconds']['ch06_vae_practice']:.1f} s" in text
+    cpu_elbo = bench.load_results(data / "bench_vae.json")["vae"]["test_elbo"]
+    assert f"−{-cpu_elbo:.1f} nats after the CPU's" in text
