@@ -128,8 +128,6 @@ def test_page_renders_offline(browser, site_url, page_path):
     source = html_file.read_text()
     context, page, errors, external = open_page(browser, site_url, page_path)
     try:
-        assert external == [], f"{page_path} requested outside the site: {external}"
-        assert errors == [], f"{page_path} logged console errors: {errors}"
         # Math: every page whose HTML holds TeX must have it typeset by MathJax.
         if re.search(r'class="math|\\\(', source):
             page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
@@ -149,6 +147,9 @@ def test_page_renders_offline(browser, site_url, page_path):
             ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
         )
         assert broken == [], f"images that did not load on {page_path}: {broken}"
+        # Checked last, so that errors and requests of the typesetting and widgets count too.
+        assert external == [], f"{page_path} requested outside the site: {external}"
+        assert errors == [], f"{page_path} logged console errors: {errors}"
     finally:
         context.close()
 
