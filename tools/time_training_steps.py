@@ -13,27 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from functools import partial
 
 import torch
 from genmodels import gan, image_gan, vae
 from genmodels.bench_chapters import fashion_mnist_images
+from genmodels.compare import Stopwatch
 from genmodels.device import describe_device, pick_device, seed_everything
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds_of(device: torch.device, work) -> float:
-    """Wall seconds of ``work()`` with the device synchronised before and after."""
-    _synchronize(device)
-    start = time.perf_counter()
-    work()
-    _synchronize(device)
-    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,17 +42,18 @@ def main(argv: list[str] | None = None) -> int:
         generator = seed_everything(0)
         G, D = players()
         image_gan.train_gan_recording_samples(G, D, x_train, 30, s, generator)  # warm-up
-        seconds = seconds_of(device, partial(image_gan.train_gan_recording_samples,
-                                             G, D, x_train, args.steps, s, generator))
-        ms = 1000 * seconds / args.steps
+        with Stopwatch(device) as watch:  # synchronises a GPU at both ends
+            image_gan.train_gan_recording_samples(G, D, x_train, args.steps, s, generator)
+        ms = 1000 * watch.wall / args.steps
         print(f"{name}: {ms:.2f} ms/step; chapter budget {budget} steps -> "
               f"{ms * budget / 1000:.0f} s of training", flush=True)
     vs = vae.FashionVAESettings()
     generator = seed_everything(0)
     model = vae.MLPVAE(vs.latent_dim, vs.hidden).to(device)
     vae.train_with_adam(model, x_train[:2560], 1, vs, generator)  # warm-up
-    seconds = seconds_of(device, partial(vae.train_with_adam, model, x_train, 1, vs, generator))
-    epochs = vs.epochs(device)
+    with Stopwatch(device) as watch:
+        vae.train_with_adam(model, x_train, 1, vs, generator)
+    seconds, epochs = watch.wall, vs.epochs(device)
     print(f"VAE (chapter 6's vae16): {seconds:.2f} s/epoch; chapter budget {epochs} epochs -> "
           f"{seconds * epochs:.0f} s of training")
     return 0
