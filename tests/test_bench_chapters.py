@@ -21,18 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from genmodels import (
-    bench,
-    bench_chapters,
-    comparison,
-    gan,
-    gibbs,
-    image_gan,
-    metrics,
-    rbm,
-    results_tables,
-)
-from genmodels.device import seed_everything
+
+from genmodels import gan, results
+from genmodels.bench import cli, sections
+from genmodels.core.device import seed_everything
+from genmodels.experiments import family_comparison, gibbs_mixing, image_gan, rbm_digits
+from genmodels.measure import sample_quality
+from genmodels.results import RESULTS_DIR, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -41,8 +36,8 @@ CPU = torch.device("cpu")
 
 
 def needs_fashion_mnist_and_classifier() -> None:
-    from genmodels import data
-    from genmodels.classifier import classifier_cache_path
+    from genmodels.core import data
+    from genmodels.measure.classifier import classifier_cache_path
 
     try:
         data.load_fashion_mnist("test", download=False)
@@ -56,11 +51,11 @@ def needs_fashion_mnist_and_classifier() -> None:
 
 
 def test_gibbs_bench_reports_the_library_measurement_with_a_fresh_generator():
-    settings = gibbs.MixingSettings(rhos=(0.0, 0.9), n_sweeps=300, n_chains=3, burn_in=20)
-    section = bench_chapters.run_gibbs_bench(settings, seed=1, log=None)
+    settings = gibbs_mixing.MixingSettings(rhos=(0.0, 0.9), n_sweeps=300, n_chains=3, burn_in=20)
+    section = sections.run_gibbs_bench(settings, seed=1, log=None)
     generator = seed_everything(1)
     for row, rho in zip(section["rows"], settings.rhos, strict=True):
-        measured = gibbs.measure_mixing(rho, settings, generator)  # the rows' draws, in order
+        measured = gibbs_mixing.measure_mixing(rho, settings, generator)  # the rows' draws, in order
         assert row["rho"] == rho
         assert row["measured"] == dataclasses.asdict(measured)
         assert row["closed_form"]["lag1"] == pytest.approx(rho**2)
@@ -69,13 +64,13 @@ def test_gibbs_bench_reports_the_library_measurement_with_a_fresh_generator():
 
 
 def test_rbm_bench_structure_and_starting_point():
-    settings = rbm.DigitsRBMSettings(epochs_cpu=1, epochs_gpu=1, large_hidden=8, chain_steps=5,
+    settings = rbm_digits.DigitsRBMSettings(epochs_cpu=1, epochs_gpu=1, large_hidden=8, chain_steps=5,
                                      n_chain_samples=10, rules=("CD-1", "PCD-1"),
                                      large_rules=("CD-1",))
-    section = bench_chapters.run_rbm_bench(settings, device=CPU, log=None)
+    section = sections.run_rbm_bench(settings, device=CPU, log=None)
     assert [r["rule"] for r in section["small"]] == ["CD-1", "PCD-1"]
     assert section["settings"]["epochs"] == 1 and section["settings"]["n_test"] == 297
-    x_train, x_test = rbm.binarised_digits_split(1500, 0, CPU)
+    x_train, x_test = rbm_digits.binarised_digits_split(1500, 0, CPU)
     p = x_train.mean(0).clamp(0.01, 0.99).double()
     independent = (x_test * p.log() + (1 - x_test) * (1 - p).log()).sum(1).mean().item()
     for row in section["small"]:
@@ -88,7 +83,7 @@ def test_rbm_bench_structure_and_starting_point():
     assert section["seeds"] == {"split": 0, "small_weights": 1, "small_training": 2,
                                 "large_weights": 3, "large_training": 4, "seed_everything": 0}
     json.dumps(section, allow_nan=False)
-    shifted = bench_chapters.run_rbm_bench(settings, seed=1, device=CPU, log=None)["seeds"]
+    shifted = sections.run_rbm_bench(settings, seed=1, device=CPU, log=None)["seeds"]
     assert shifted == {"split": 1, "small_weights": 2, "small_training": 3,
                        "large_weights": 4, "large_training": 5, "seed_everything": 1}
 
@@ -98,7 +93,7 @@ def test_rbm_bench_structure_and_starting_point():
 
 def test_vae_bench_bounds_and_kl_per_dimension():
     needs_fashion_mnist_and_classifier()
-    section = bench_chapters.run_vae_bench(epochs=1, n_train=512, n_test=200, device=CPU, log=None)
+    section = sections.run_vae_bench(epochs=1, n_train=512, n_test=200, device=CPU, log=None)
     assert section["model"].startswith("MLPVAE(latent_dim=16, hidden=(256,))")  # chapter 6's vae16
     assert section["n_train"] == 512 and section["n_test"] == section["n_iwae"] == 200
     iwae = [section["iwae"][k]["mean"] for k in ("1", "10", "100")]
@@ -116,7 +111,7 @@ def test_image_gan_bench_is_the_chapters_functions_in_the_chapters_order():
     settings = image_gan.ImageGanSettings(mlp_steps_cpu=4, mlp_steps_gpu=4, dcgan_steps_cpu=2,
                                           dcgan_steps_gpu=2, n_eval=150, snapshots=2,
                                           mlp_summary_last=2, dcgan_summary_last=2)
-    section = bench_chapters.run_image_gan_bench(settings, device=CPU, log=None)
+    section = sections.run_image_gan_bench(settings, device=CPU, log=None)
     mlp, dcgan = section["runs"]
     assert (mlp["model"], mlp["steps"], dcgan["model"], dcgan["steps"]) == ("MLP GAN", 4, "DCGAN", 2)
     assert mlp["frechet_over_training"]["step"] == [0, 2, 4]
@@ -126,11 +121,11 @@ def test_image_gan_bench_is_the_chapters_functions_in_the_chapters_order():
     json.dumps(section, allow_nan=False)
 
     # The chapter's cells, by hand: the same numbers, digit for digit.
-    from genmodels.classifier import load_fashion_classifier
+    from genmodels.measure.classifier import load_fashion_classifier
 
     generator = seed_everything(0)
-    x_train, x_test, train_set, _ = bench_chapters.fashion_mnist_images(CPU)
-    frechet_to_test = metrics.FrechetReference(x_test, load_fashion_classifier(CPU))
+    x_train, x_test, train_set, _ = sections.fashion_mnist_images(CPU)
+    frechet_to_test = sample_quality.FrechetReference(x_test, load_fashion_classifier(CPU))
     assert image_gan.reference_frechet_distances(x_train, train_set.labels, frechet_to_test, 150,
                                                  generator) == ref
     players = (lambda: gan.mlp_gan_players(settings.latent_dim, CPU, settings.mlp_hidden),
@@ -147,11 +142,11 @@ def test_image_gan_bench_is_the_chapters_functions_in_the_chapters_order():
 
 def test_comparison_bench_structure():
     needs_fashion_mnist_and_classifier()
-    settings = comparison.ComparisonSettings(
+    settings = family_comparison.ComparisonSettings(
         steps_cpu=8, steps_gpu=8, n_eval=150, gibbs_steps=(1, 2), n_likelihood=40,
         n_pseudo_likelihood=4, iwae_ks=(1, 4))
     threads = torch.get_num_threads()
-    section = bench_chapters.run_comparison_bench(settings, device=CPU, log=None)
+    section = sections.run_comparison_bench(settings, device=CPU, log=None)
     assert torch.get_num_threads() == threads  # the chapter's single thread is not left behind
     assert section["torch_threads"] == 1
     assert list(section["models"]) == ["VAE", "GAN", "RBM"]
@@ -167,11 +162,11 @@ def test_comparison_bench_structure():
     json.dumps(section, allow_nan=False)
 
 
-def test_no_notebook_redefines_a_bench_chapters_function():
+def test_no_notebook_redefines_a_bench_sections_function():
     """A chapter that defines a function of the same name would duplicate library code
     (tests/test_book_sources.py forbids it); the sections' helpers have names of their own."""
-    public = {n for n, o in vars(bench_chapters).items()
-              if callable(o) and getattr(o, "__module__", "") == bench_chapters.__name__
+    public = {n for n, o in vars(sections).items()
+              if callable(o) and getattr(o, "__module__", "") == sections.__name__
               and not n.startswith("_")}
     for path in sorted(BOOK.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -191,8 +186,8 @@ def test_references_cite_existing_keys_and_labels():
     labels = set()
     for path in BOOK.glob("ch*.ipynb"):
         labels |= set(re.findall(r"\$\$\s*\((eq-[\w-]+)\)", path.read_text()))
-    docs = {name: bench.load_results(BOOK / "data" / f"bench_{name}.json")
-            for name in bench_chapters.SECTIONS}
+    docs = {name: results.load_results(RESULTS_DIR / f"bench_{name}.json")
+            for name in sections.SECTIONS}
     for name, doc in docs.items():
         for ref in doc[name]["references"]:
             for token in re.split(r",\s*", ref["source"]):
@@ -207,26 +202,26 @@ def test_references_cite_existing_keys_and_labels():
 
 
 def test_cli_writes_a_chapter_section_with_the_common_header(tmp_path, capsys):
-    docs = bench.main(["--only", "gibbs", "--quick", "--data-dir", str(tmp_path),
+    docs = cli.main(["--only", "gibbs", "--quick", "--data-dir", str(tmp_path),
                        "--device", "cpu"])
     out = tmp_path / "bench_gibbs.json"
     assert f"wrote {out}" in capsys.readouterr().out
-    doc = bench.load_results(out)
+    doc = results.load_results(out)
     assert doc == json.loads(json.dumps(docs["gibbs"]))
     assert doc["section"] == "gibbs" and doc["quick"] is True and doc["seeds"] == [0]
     for key in ("cpu", "cpu_count", "python", "torch", "numpy", "genmodels", "device",
                 "load_average_1min_at_start"):
         assert key in doc["machine"], key
     assert "load_average_1min_at_end" in doc
-    assert doc["gibbs"]["settings"] == json.loads(json.dumps(vars(bench_chapters.QUICK_GIBBS)))
+    assert doc["gibbs"]["settings"] == json.loads(json.dumps(vars(sections.QUICK_GIBBS)))
 
 
 def test_cli_section_names():
-    assert bench._sections("chapters") == list(bench_chapters.SECTIONS)
-    assert bench._sections("all") == ["gan", *bench_chapters.SECTIONS]
-    assert bench._sections("vae,gan") == ["gan", "vae"]
+    assert cli._sections("chapters") == list(sections.SECTIONS)
+    assert cli._sections("all") == ["gan", *sections.SECTIONS]
+    assert cli._sections("vae,gan") == ["gan", "vae"]
     with pytest.raises(SystemExit):
-        bench._parse_args(["--only", "gibbs,nope"])
+        cli._parse_args(["--only", "gibbs,nope"])
 
 
 # ---------------------------------------------------------------------------- the appendix
@@ -239,20 +234,20 @@ def appendix_sections() -> list[str]:
 
 
 def test_the_appendix_shows_every_section():
-    assert sorted(appendix_sections()) == sorted(["gan", *bench_chapters.SECTIONS])
+    assert sorted(appendix_sections()) == sorted(["gan", *sections.SECTIONS])
 
 
 @pytest.mark.parametrize("name", appendix_sections())
 def test_appendix_json_exists_with_every_key_the_page_reads(name):
-    doc = bench.load_results(BOOK / "data" / f"bench_{name}.json")
+    doc = results.load_results(RESULTS_DIR / f"bench_{name}.json")
     for key in ("schema", "created", "command", "machine", name):
         assert key in doc, f"bench_{name}.json lacks {key!r}"
     # section_html reads every key the page shows; a missing one raises KeyError here.
-    html = results_tables.section_html(name, doc)
+    html = tables.section_html(name, doc)
     assert "<table" in html and "Produced" in html
     if name != "gan":  # the chapter sections carry the full header
-        assert doc["section"] == name and doc["seeds"] == bench_chapters.seeds_of(doc[name])
-        assert doc[name]["chapter"] == bench_chapters.SECTIONS[name].chapter
+        assert doc["section"] == name and doc["seeds"] == sections.seeds_of(doc[name])
+        assert doc[name]["chapter"] == sections.SECTIONS[name].chapter
         assert f"{{doc}}`{doc[name]['chapter']}`" in APPENDIX.read_text(), (
             f"the appendix does not link {doc[name]['chapter']}")
 
@@ -267,33 +262,33 @@ def test_appendix_cells_run_and_fail_loudly_without_results(tmp_path, monkeypatc
     for source in cells:
         exec(compile(source, str(APPENDIX), "exec"), namespace)
     assert len(shown) == len(appendix_sections())
-    namespace["DATA"] = tmp_path
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)  # a package without its results
     with pytest.raises(FileNotFoundError, match="python -m genmodels.bench"):
         namespace["show"]("vae")
 
 
 def test_section_html_explains_bad_input():
-    doc = bench.load_results(BOOK / "data" / "bench_vae.json")
+    doc = results.load_results(RESULTS_DIR / "bench_vae.json")
     with pytest.raises(ValueError, match="unknown benchmark section 'nope'"):
-        results_tables.section_html("nope", doc)
+        tables.section_html("nope", doc)
     with pytest.raises(KeyError, match="--only gibbs"):
-        results_tables.section_html("gibbs", doc)
+        tables.section_html("gibbs", doc)
 
 
 def test_quick_results_are_flagged():
-    doc = bench.load_results(BOOK / "data" / "bench_gibbs.json")
-    flagged = "Smoke run" in results_tables.section_html("gibbs", doc)
+    doc = results.load_results(RESULTS_DIR / "bench_gibbs.json")
+    flagged = "Smoke run" in tables.section_html("gibbs", doc)
     assert flagged == bool(doc.get("quick"))
 
 
 def test_reused_gan_runs_are_disclosed_with_their_commit():
-    doc = bench.load_results(BOOK / "data" / "bench_gan.json")
+    doc = results.load_results(RESULTS_DIR / "bench_gan.json")
     section = json.loads(json.dumps(doc["gan"]))
-    assert "reused (--resume)" not in results_tables.provenance_text("gan", {**doc, "gan": {
+    assert "reused (--resume)" not in tables.provenance_text("gan", {**doc, "gan": {
         **section, "reused_runs": 0}})
     section["reused_runs"] = 1
     section["results"][0]["per_seed"][0]["from_commit"] = "0123456789abcdef"
-    text = results_tables.provenance_text("gan", {**doc, "gan": section})
+    text = tables.provenance_text("gan", {**doc, "gan": section})
     assert "1 of its runs were not retrained but reused (--resume)" in text
     commits = text.split("by commit ", 1)[1].rstrip(".").split(", ")
     assert "0123456789" in commits
@@ -310,14 +305,14 @@ def test_gan_numbers_are_the_sections_means_and_ranges():
                               ("wgan_gp", (10, 12), (0.01, 0.03)),
                               ("minibatch_std", (25, 25), (0.92, 0.96))]],
     }
-    n = results_tables.gan_numbers(section)
+    n = tables.gan_numbers(section)
     assert n["grid_vanilla_modes"] == 22.5 and n["grid_vanilla_modes_min"] == 20
     assert n["grid_vanilla_hq"] == pytest.approx(85.0)
     assert (n["grid_minibatch_std_hq_min"], n["grid_minibatch_std_hq_max"]) == pytest.approx((92, 96))
     assert n["grid_steps"] == 300
     # The range over the variants that learn leaves out the Lipschitz-constrained ones.
     assert (n["grid_hq_lo"], n["grid_hq_hi"]) == pytest.approx((85.0, 94.0))
-    assert results_tables.glue_numbers({"x": 1.5}) == {"x": 1.5}
+    assert tables.glue_numbers({"x": 1.5}) == {"x": 1.5}
 
 
 def test_every_number_chapter_9_pastes_is_in_the_benchmark_file():
@@ -325,17 +320,17 @@ def test_every_number_chapter_9_pastes_is_in_the_benchmark_file():
     text = "\n".join(c.source for c in chapter.cells if c.cell_type == "markdown")
     pasted = re.findall(r"\{glue:text\}`([^`:]+)(?::[^`]*)?`", text)
     assert len(pasted) >= 10, "chapter 9 quotes its benchmark numbers with {glue:text}"
-    numbers = results_tables.gan_numbers(bench.load_results(BOOK / "data" / "bench_gan.json")["gan"])
+    numbers = tables.gan_numbers(results.load_results(RESULTS_DIR / "bench_gan.json")["gan"])
     assert set(pasted) <= set(numbers), set(pasted) - set(numbers)
     code = "\n".join(c.source for c in chapter.cells if c.cell_type == "code")
-    assert "glue_numbers(results_tables.gan_numbers(section))" in code
+    assert "glue_numbers(tables.gan_numbers(section))" in code
 
 
 def test_gan_section_shows_each_data_sets_training_settings():
-    doc = bench.load_results(BOOK / "data" / "bench_gan.json")
+    doc = results.load_results(RESULTS_DIR / "bench_gan.json")
     section = json.loads(json.dumps(doc["gan"]))
     section["settings"]["grid"].update(width=64, d_width=None, depth=5, steps=12345)
-    settings_table = results_tables.gan_tables(section)[-1]
+    settings_table = tables.gan_tables(section)[-1]
     grid_row = next(row for row in settings_table.rows if row[0] == "grid")
     assert grid_row[1] == "12,345" and grid_row[4] == grid_row[5] == "5 × 64"
 
@@ -346,19 +341,19 @@ def test_appendix_gpu_table_quotes_its_raw_files_and_the_cpu_benchmarks():
     so regenerating a benchmark file flags the text that quotes it."""
     appendix = nbformat.read(APPENDIX, as_version=4)
     text = next(c.source for c in appendix.cells if c.get("id") == "gpu-h100-figures")
-    data = BOOK / "data"
+    data = RESULTS_DIR
     gpu_gan = json.loads((data / "gpu_h100_bench_gan_grid_minibatch_std.json").read_text())
     (gpu_row,) = gpu_gan["gan"]["results"]
     (gpu_run,) = gpu_row["per_seed"]
     assert "H100" in gpu_gan["machine"]["device"]
     assert (f"{gpu_run['wall_time']:.1f} s: {gpu_run['modes_captured']}/25 modes, "
             f"{100 * gpu_run['high_quality_share']:.1f} % high quality") in text
-    cpu_gan = bench.load_results(data / "bench_gan.json")["gan"]["results"]
+    cpu_gan = results.load_results(data / "bench_gan.json")["gan"]["results"]
     cpu_row = next(r for r in cpu_gan if (r["dataset"], r["config"]) == ("grid", "minibatch_std"))
     cpu_run = next(r for r in cpu_row["per_seed"] if r["seed"] == gpu_run["seed"])
     assert (f"{cpu_run['wall_time']:.1f} s: {cpu_run['modes_captured']}/25 modes, "
             f"{100 * cpu_run['high_quality_share']:.1f} %") in text
     times = json.loads((data / "gpu_h100_notebook_times.json").read_text())
     assert f"{times['seconds']['ch06_vae_practice']:.1f} s" in text
-    cpu_elbo = bench.load_results(data / "bench_vae.json")["vae"]["test_elbo"]
+    cpu_elbo = results.load_results(data / "bench_vae.json")["vae"]["test_elbo"]
     assert f"−{-cpu_elbo:.1f} nats after the CPU's" in text

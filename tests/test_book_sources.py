@@ -7,10 +7,11 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-import genmodels
 import nbformat
 import pytest
 import yaml
+
+import genmodels
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""Tests of genmodels.checkpoint: round trip, weights_only loading, clear errors."""
+"""Tests of genmodels.core.checkpoint: round trip, weights_only loading, clear errors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pickle
 
 import pytest
 import torch
-from genmodels.checkpoint import load_checkpoint, save_checkpoint
-from genmodels.train import History
 from torch import nn
+
+from genmodels.core.checkpoint import load_checkpoint, save_checkpoint
+from genmodels.core.train import History
 
 
 class TinyNet(nn.Module):

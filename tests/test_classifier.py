@@ -1,4 +1,4 @@
-"""Tests of genmodels.classifier: accuracy on the real test split, shapes, errors, cache."""
+"""Tests of genmodels.measure.classifier: accuracy on the real test split, shapes, errors, cache."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import copy
 
 import pytest
 import torch
-from genmodels import classifier, data
-from genmodels.classifier import FashionClassifier
+
+from genmodels.core import data
+from genmodels.measure import classifier
+from genmodels.measure.classifier import FashionClassifier
 
 
 def _has_fashion() -> bool:

@@ -1,4 +1,4 @@
-"""genmodels.compare: class coverage against brute-force counting, timers against sleep."""
+"""genmodels.measure.coverage: class coverage against brute-force counting, timers against sleep."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import time
 
 import pytest
 import torch
-from genmodels import compare
+
+from genmodels.core import timing
+from genmodels.measure import coverage
 
 
 def brute_force_kl_to_uniform(labels: list[int], k: int) -> float:
@@ -24,27 +26,27 @@ def test_histogram_and_kl_match_brute_force_counting():
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 7, (500,), generator=g)
     labels[labels == 3] = 0  # class 3 empty
-    shares = compare.class_histogram(labels, 10)
+    shares = coverage.class_histogram(labels, 10)
     for c in range(10):
         assert shares[c].item() == pytest.approx(labels.tolist().count(c) / 500)
-    assert compare.kl_to_uniform(shares) == pytest.approx(
+    assert coverage.kl_to_uniform(shares) == pytest.approx(
         brute_force_kl_to_uniform(labels.tolist(), 10), abs=1e-12)
 
 
 def test_kl_extremes_are_zero_and_log_k():
-    assert compare.kl_to_uniform(torch.full((10,), 0.1, dtype=torch.float64)) == pytest.approx(0.0, abs=1e-12)
+    assert coverage.kl_to_uniform(torch.full((10,), 0.1, dtype=torch.float64)) == pytest.approx(0.0, abs=1e-12)
     one = torch.zeros(10, dtype=torch.float64)
     one[4] = 1.0
-    assert compare.kl_to_uniform(one) == pytest.approx(math.log(10))
+    assert coverage.kl_to_uniform(one) == pytest.approx(math.log(10))
 
 
 def test_class_coverage_counts_classes_above_threshold():
     # 1000 samples: 600 of class 0, 395 of class 1, 5 of class 2 (0.5 % < 1 %)
     labels = torch.tensor([0] * 600 + [1] * 395 + [2] * 5)
     probs = torch.nn.functional.one_hot(labels, 10).double() * 0.9 + 0.01
-    cov = compare.class_coverage(probs)
+    cov = coverage.class_coverage(probs)
     assert cov.covered == 2
-    assert compare.class_coverage(probs, min_share=0.005).covered == 3
+    assert coverage.class_coverage(probs, min_share=0.005).covered == 3
     assert cov.kl_to_uniform == pytest.approx(brute_force_kl_to_uniform(labels.tolist(), 10))
     assert "2/10 classes covered" in str(cov)
 
@@ -56,16 +58,16 @@ def test_class_coverage_counts_classes_above_threshold():
 )
 def test_histogram_rejects_bad_input(args, message):
     with pytest.raises(ValueError, match=message):
-        compare.class_histogram(*args)
+        coverage.class_histogram(*args)
 
 
 def test_class_coverage_rejects_labels():
     with pytest.raises(ValueError, match=r"\[n, K\]"):
-        compare.class_coverage(torch.tensor([1, 2, 3]))
+        coverage.class_coverage(torch.tensor([1, 2, 3]))
 
 
 def test_stopwatch_measures_sleep_as_wall_not_cpu():
-    with compare.Stopwatch() as watch:
+    with timing.Stopwatch() as watch:
         time.sleep(0.2)
     assert 0.19 < watch.wall < 1.0
     assert watch.cpu < 0.1
@@ -76,10 +78,10 @@ def test_ms_per_1000_samples_scales_with_n():
         time.sleep(0.01)
         return torch.zeros(n, 2)
 
-    ms = compare.ms_per_1000_samples(sample, n=500, repeats=3)
+    ms = timing.ms_per_1000_samples(sample, n=500, repeats=3)
     assert 19.0 < ms < 200.0  # 10 ms for 500 samples -> about 20 ms per 1000
 
 
 def test_ms_per_1000_samples_checks_the_sampler():
     with pytest.raises(ValueError, match="n = 10 rows"):
-        compare.ms_per_1000_samples(lambda n: torch.zeros(3, 2), n=10)
+        timing.ms_per_1000_samples(lambda n: torch.zeros(3, 2), n=10)

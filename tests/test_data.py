@@ -1,4 +1,4 @@
-"""Tests of genmodels.data: real Fashion-MNIST, the search order, corrupted files, digits.
+"""Tests of genmodels.core.data: real Fashion-MNIST, the search order, corrupted files, digits.
 
 The Fashion-MNIST tests read the local copy (Debian's dataset-fashion-mnist, or
 GENMODELS_DATA_DIR, or the user cache) and are skipped where there is none: tests never
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from genmodels import data
+
+from genmodels.core import data
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -1,4 +1,4 @@
-"""Downloads of genmodels.data against an HTTP server on 127.0.0.1 (never the network).
+"""Downloads of genmodels.core.data against an HTTP server on 127.0.0.1 (never the network).
 
 The server serves gzip files rebuilt from the local Fashion-MNIST (so their bytes differ
 from every published archive while their content is the real data), a file with wrong
@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from genmodels import data
+
+from genmodels.core import data
 
 _REAL_DIR = data.DEBIAN_DATA_DIR / "fashion-mnist"  # captured before any monkeypatching
 LABELS = "t10k-labels-idx1-ubyte"

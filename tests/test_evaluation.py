@@ -1,4 +1,4 @@
-"""genmodels.evaluation against independent references: torch.distributions, NumPy,
+"""genmodels.measure.vae_diagnostics against independent references: torch.distributions, NumPy,
 SciPy's k-d tree, the exact marginal likelihood of probabilistic PCA, binomial error."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from genmodels import evaluation as ev
-from genmodels import vae
-from genmodels.lvm import PPCA, PPCAPosteriorVAE
 from scipy.spatial import cKDTree
 from torch.distributions import Normal, kl_divergence
+
+from genmodels import vae
+from genmodels.lvm import PPCA, PPCAPosteriorVAE
+from genmodels.measure import vae_diagnostics as ev
 
 
 def gen(seed: int) -> torch.Generator:

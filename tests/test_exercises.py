@@ -13,13 +13,14 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from genmodels.exercises import Exercise, ExerciseError, Mistake
-from genmodels.exercises.student import (
+from student_edition import (
     chapter_number,
     code_exercises,
     is_solution_cell,
     replace_solution_regions,
 )
+
+from genmodels.exercises import Exercise, ExerciseError, Mistake
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("ch*.ipynb"))

@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch01
 from genmodels.toy import IsotropicMixture2D
 

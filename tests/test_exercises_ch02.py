@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch02
 
 # --- reference answers (written independently of the library) -------------------------

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from genmodels.exercises import ExerciseError, ch03
 
 # --- reference answers (written independently of the library) -------------------------

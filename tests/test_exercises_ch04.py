@@ -9,6 +9,7 @@ import math
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch04
 
 # --- Exercise 4.1: gaussian_kl_to_standard_normal ----------------------------------------

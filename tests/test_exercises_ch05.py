@@ -8,6 +8,7 @@ import re
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch05
 
 

@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch06
 
 # --- Exercise 6.1: kl_per_latent_dimension ---------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from genmodels import gan
 from genmodels.exercises import ExerciseError, ch07
 

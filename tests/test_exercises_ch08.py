@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from genmodels import metrics
+
 from genmodels.exercises import ExerciseError, ch08
+from genmodels.measure import sample_quality
 
 # --- Exercise 8.1: discriminator_accuracy ------------------------------------------------
 
@@ -113,9 +114,9 @@ def test_frechet_wrong_answers(wrong, fragment):
 
 
 def test_frechet_reference_is_the_closed_form_in_one_dimension():
-    # The check compares with metrics.gaussian_frechet_distance; in 1-D that must be
+    # The check compares with sample_quality.gaussian_frechet_distance; in 1-D that must be
     # (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2.
-    d2 = metrics.gaussian_frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
+    d2 = sample_quality.gaussian_frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
                                            torch.tensor([-0.5]), torch.tensor([[0.25]]))
     assert d2 == pytest.approx(1.5**2 + 1.5**2, rel=1e-12)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from genmodels.exercises import ExerciseError, ch09
 
 # --- reference answers, written independently of the check module ---------------------

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from genmodels.exercises import ExerciseError, ch10
 
 # --- reference answers, written independently of the check module ---------------------

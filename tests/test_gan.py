@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from genmodels import gan
 from scipy.optimize import minimize
 from scipy.spatial.distance import jensenshannon
+
+from genmodels import gan
 
 # ---------------------------------------------------------------------------
 # The objective on discrete distributions

@@ -7,8 +7,11 @@ import math
 
 import pytest
 import torch
-from genmodels import gan, gan_monitor, train
 from torch import nn
+
+from genmodels import gan
+from genmodels.core import train
+from genmodels.measure import gan_monitor
 
 
 def _brute_force_accuracy(real, fake):

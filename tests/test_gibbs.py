@@ -11,16 +11,15 @@ import math
 
 import pytest
 import torch
+
+from genmodels.experiments.gibbs_mixing import MixingSettings, measure_mixing, mixing_closed_form
 from genmodels.gibbs import (
-    MixingSettings,
     autocorrelation,
     bivariate_conditional,
     effective_sample_size,
     gibbs_bivariate_gaussian,
     gibbs_discrete_pair,
     integrated_autocorrelation_time,
-    measure_mixing,
-    mixing_closed_form,
 )
 
 

@@ -18,10 +18,13 @@ import copy
 
 import pytest
 import torch
-from genmodels import evaluation, gan, image_gan, metrics, rbm, vae
-from genmodels.bench import ToyGanSettings, config_by_name, train_toy_gan
-from genmodels.bench_chapters import SECTIONS
-from genmodels.classifier import FashionClassifier
+
+from genmodels import gan, rbm, vae
+from genmodels.bench.sections import SECTIONS
+from genmodels.experiments import image_gan, vae_fashion
+from genmodels.experiments.toy_gan import ToyGanSettings, config_by_name, train_toy_gan
+from genmodels.measure import sample_quality, vae_diagnostics
+from genmodels.measure.classifier import FashionClassifier
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -67,16 +70,16 @@ def test_vae_training_and_bounds_on_cuda_follow_the_cpu(make):
     on_cpu = make()
     on_gpu = copy.deepcopy(on_cpu).to(CUDA)
     x = binary_images(96, 1)
-    settings = vae.FashionVAESettings(batch_size=32, fused_adam=True)
+    settings = vae_fashion.FashionVAESettings(batch_size=32, fused_adam=True)
     h_cpu = vae.train_with_adam(on_cpu, x, 2, settings, gen(2))
     h_gpu = vae.train_with_adam(on_gpu, x.to(CUDA), 2, settings, gen(2))
     torch.testing.assert_close(torch.tensor(h_gpu.values["loss"]),
                                torch.tensor(h_cpu.values["loss"]), rtol=1e-4, atol=1e-3)
     assert_same_parameters(on_cpu, on_gpu, atol=1e-4)
-    elbo_cpu = evaluation.elbo_in_batches(on_cpu, x, 32, 4, gen(3))
-    elbo_gpu = evaluation.elbo_in_batches(on_gpu, x.to(CUDA), 32, 4, gen(3))
-    iwae_cpu = evaluation.iwae_in_batches(on_cpu, x, 16, 32, 8, gen(4))
-    iwae_gpu = evaluation.iwae_in_batches(on_gpu, x.to(CUDA), 16, 32, 8, gen(4))
+    elbo_cpu = vae_diagnostics.elbo_in_batches(on_cpu, x, 32, 4, gen(3))
+    elbo_gpu = vae_diagnostics.elbo_in_batches(on_gpu, x.to(CUDA), 32, 4, gen(3))
+    iwae_cpu = vae_diagnostics.iwae_in_batches(on_cpu, x, 16, 32, 8, gen(4))
+    iwae_gpu = vae_diagnostics.iwae_in_batches(on_gpu, x.to(CUDA), 16, 32, 8, gen(4))
     assert elbo_gpu.elbo.device.type == iwae_gpu.device.type == "cuda"
     for cpu_value, gpu_value in ((elbo_cpu.elbo, elbo_gpu.elbo), (elbo_cpu.kl, elbo_gpu.kl),
                                  (iwae_cpu, iwae_gpu)):
@@ -161,12 +164,12 @@ def test_classifier_features_and_frechet_distance_on_cuda_match_the_cpu():
     torch.manual_seed(11)
     classifier = FashionClassifier().eval()
     a, b = binary_images(200, 12), binary_images(200, 13).flip(-1)
-    fd_cpu = metrics.classifier_frechet_distance(a, b, classifier)
+    fd_cpu = sample_quality.classifier_frechet_distance(a, b, classifier)
     classifier_gpu = copy.deepcopy(classifier).to(CUDA)
     feats_gpu = classifier_gpu.features(a.to(CUDA))
     assert feats_gpu.device.type == "cuda"
     torch.testing.assert_close(feats_gpu.cpu(), classifier.features(a), rtol=1e-4, atol=1e-5)
-    fd_gpu = metrics.classifier_frechet_distance(a.to(CUDA), b.to(CUDA), classifier_gpu)
+    fd_gpu = sample_quality.classifier_frechet_distance(a.to(CUDA), b.to(CUDA), classifier_gpu)
     assert fd_cpu > 0
     assert fd_gpu == pytest.approx(fd_cpu, rel=1e-3)
 

@@ -1,4 +1,4 @@
-"""genmodels.image_gan (chapter 8's experiment) against references written out by hand: the
+"""genmodels.experiments.image_gan (chapter 8's experiment) against references written out by hand: the
 reference image sets built independently, the chapter's training run as plain code, means
 from the statistics module."""
 
@@ -8,7 +8,11 @@ import statistics
 
 import pytest
 import torch
-from genmodels import gan, gan_monitor, image_gan, train
+
+from genmodels import gan
+from genmodels.core import train
+from genmodels.experiments import image_gan
+from genmodels.measure import gan_monitor
 
 CPU = torch.device("cpu")
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import scipy.stats
 import torch
-from genmodels.lvm import PPCA, GaussianMixture, em_step, fit_gaussian_mixture, fit_ppca
 from sklearn.decomposition import PCA
 from torch.distributions import MultivariateNormal
+
+from genmodels.lvm import PPCA, GaussianMixture, em_step, fit_gaussian_mixture, fit_ppca
 
 DT = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests of genmodels.metrics against closed forms and Monte-Carlo references."""
+"""Tests of genmodels.measure.sample_quality against closed forms and Monte-Carlo references."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from genmodels import metrics
+
+from genmodels.measure import sample_quality
 from genmodels.toy import grid_mixture, ring_mixture
 
 # ---------------------------------------------------------------------------
@@ -22,7 +23,7 @@ def test_ring_exact_samples_capture_all_modes_with_chi_high_quality_share() -> N
     ring = ring_mixture()
     n = 20_000
     x = ring.sample(n, generator=torch.Generator().manual_seed(0))
-    m = metrics.mode_metrics(x, ring)
+    m = sample_quality.mode_metrics(x, ring)
     assert m.modes_captured == 8 and m.n_modes == 8
     # Binomial standard error sqrt(p(1-p)/n) ≈ 7.4e-4; allow 4 standard errors.
     se = math.sqrt(HQ_EXACT * (1 - HQ_EXACT) / n)
@@ -35,7 +36,7 @@ def test_ring_exact_samples_capture_all_modes_with_chi_high_quality_share() -> N
 def test_ring_protocol_size_2500() -> None:
     ring = ring_mixture()
     x = ring.sample(2500, generator=torch.Generator().manual_seed(1))
-    m = metrics.mode_metrics(x, ring)
+    m = sample_quality.mode_metrics(x, ring)
     se = math.sqrt(HQ_EXACT * (1 - HQ_EXACT) / 2500)
     assert m.modes_captured == 8
     assert abs(m.high_quality_share - HQ_EXACT) < 4 * se
@@ -44,7 +45,7 @@ def test_ring_protocol_size_2500() -> None:
 def test_grid_exact_samples_capture_25_modes() -> None:
     grid = grid_mixture()
     x = grid.sample(2500, generator=torch.Generator().manual_seed(2))
-    m = metrics.mode_metrics(x, grid)
+    m = sample_quality.mode_metrics(x, grid)
     assert m.modes_captured == 25
     assert abs(m.high_quality_share - HQ_EXACT) < 4 * math.sqrt(HQ_EXACT * (1 - HQ_EXACT) / 2500)
 
@@ -53,7 +54,7 @@ def test_single_centre_gives_one_mode_and_log_k_reverse_kl() -> None:
     ring = ring_mixture()
     g = torch.Generator().manual_seed(3)
     x = ring.centres[2] + ring.std * torch.randn(2500, 2, generator=g)
-    m = metrics.mode_metrics(x, ring)
+    m = sample_quality.mode_metrics(x, ring)
     assert m.modes_captured == 1
     assert m.counts[2].item() == m.counts.sum().item()
     assert m.reverse_kl == pytest.approx(math.log(8))
@@ -63,14 +64,14 @@ def test_reverse_kl_matches_hand_computation() -> None:
     ring = ring_mixture()
     # 3 samples exactly on mode 0, 1 on mode 1, one far away (low quality).
     x = torch.cat([ring.centres[[0, 0, 0, 1]], torch.tensor([[5.0, 5.0]])])
-    m = metrics.mode_metrics(x, ring)
+    m = sample_quality.mode_metrics(x, ring)
     p = np.array([0.75, 0.25])
     assert m.reverse_kl == pytest.approx(float(np.sum(p * np.log(8 * p))))
     assert m.high_quality_share == pytest.approx(0.8)
     assert m.modes_captured == 2
     # Additive smoothing α = 1: p̂ = (counts + 1) / (4 + 8).
     q = (np.array([3, 1, 0, 0, 0, 0, 0, 0]) + 1) / 12
-    sm = metrics.mode_metrics(x, ring, smoothing=1.0)
+    sm = sample_quality.mode_metrics(x, ring, smoothing=1.0)
     assert sm.reverse_kl == pytest.approx(float(np.sum(q * np.log(8 * q))))
 
 
@@ -78,8 +79,8 @@ def test_boundary_of_high_quality_is_three_std() -> None:
     ring = ring_mixture()
     inside = ring.centres[0] + torch.tensor([2.99 * ring.std, 0.0])
     outside = ring.centres[0] + torch.tensor([3.01 * ring.std, 0.0])
-    assert metrics.mode_metrics(inside[None], ring).high_quality_share == 1.0
-    m = metrics.mode_metrics(outside[None], ring)
+    assert sample_quality.mode_metrics(inside[None], ring).high_quality_share == 1.0
+    m = sample_quality.mode_metrics(outside[None], ring)
     assert m.high_quality_share == 0.0 and m.modes_captured == 0
     assert m.reverse_kl == math.inf
 
@@ -87,11 +88,11 @@ def test_boundary_of_high_quality_is_three_std() -> None:
 def test_mode_metrics_rejects_bad_input() -> None:
     ring = ring_mixture()
     with pytest.raises(ValueError, match=r"\[n, 2\]"):
-        metrics.mode_metrics(torch.zeros(10, 3), ring)
+        sample_quality.mode_metrics(torch.zeros(10, 3), ring)
     with pytest.raises(ValueError, match="NaN"):
-        metrics.mode_metrics(torch.full((4, 2), float("nan")), ring)
+        sample_quality.mode_metrics(torch.full((4, 2), float("nan")), ring)
     with pytest.raises(ValueError, match="empty"):
-        metrics.mode_metrics(torch.zeros(0, 2), ring)
+        sample_quality.mode_metrics(torch.zeros(0, 2), ring)
 
 
 # ---------------------------------------------------------------------------
@@ -115,13 +116,13 @@ def test_gaussian_frechet_distance_matches_scipy_sqrtm() -> None:
     f = 6
     mu1, mu2 = rng.normal(size=f), rng.normal(size=f)
     s1, s2 = _random_cov(rng, f), _random_cov(rng, f)
-    got = metrics.gaussian_frechet_distance(*(torch.tensor(a) for a in (mu1, s1, mu2, s2)))
+    got = sample_quality.gaussian_frechet_distance(*(torch.tensor(a) for a in (mu1, s1, mu2, s2)))
     assert got == pytest.approx(_frechet_scipy(mu1, s1, mu2, s2), rel=1e-8)
 
 
 def test_gaussian_frechet_distance_one_dimensional_closed_form() -> None:
     # In 1-D: (μ1 − μ2)² + (σ1 − σ2)².
-    got = metrics.gaussian_frechet_distance(
+    got = sample_quality.gaussian_frechet_distance(
         torch.tensor([1.0]), torch.tensor([[4.0]]), torch.tensor([-2.0]), torch.tensor([[9.0]])
     )
     assert got == pytest.approx(9.0 + 1.0)
@@ -135,7 +136,7 @@ def test_frechet_distance_of_samples_matches_closed_form() -> None:
     a = rng.multivariate_normal(mu1, s1, size=n)
     b = rng.multivariate_normal(mu2, s2, size=n)
     exact = _frechet_scipy(mu1, s1, mu2, s2)
-    got = metrics.frechet_distance(torch.tensor(a), torch.tensor(b))
+    got = sample_quality.frechet_distance(torch.tensor(a), torch.tensor(b))
     # Estimation error of means and covariances is O(1/sqrt(n)) ≈ 0.5 %; allow 3 %.
     assert got == pytest.approx(exact, rel=0.03)
 
@@ -144,27 +145,27 @@ def test_frechet_distance_zero_for_identical_sets_and_symmetric() -> None:
     g = torch.Generator().manual_seed(0)
     a = torch.randn(500, 8, generator=g)
     b = torch.randn(400, 8, generator=g) * 1.5 + 0.3
-    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
-    assert metrics.frechet_distance(a, b) == pytest.approx(metrics.frechet_distance(b, a),
+    assert sample_quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert sample_quality.frechet_distance(a, b) == pytest.approx(sample_quality.frechet_distance(b, a),
                                                             rel=1e-8)
-    assert metrics.frechet_distance(a, b) > 0.1
+    assert sample_quality.frechet_distance(a, b) > 0.1
 
 
 def test_frechet_distance_handles_singular_covariances() -> None:
     # Fewer samples than features: rank-deficient covariances, still finite and ≥ 0.
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(10, 32, generator=g), torch.randn(10, 32, generator=g)
-    d = metrics.frechet_distance(a, b)
+    d = sample_quality.frechet_distance(a, b)
     assert math.isfinite(d) and d >= 0
 
 
 def test_frechet_distance_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="feature dimensions differ"):
-        metrics.frechet_distance(torch.randn(5, 3), torch.randn(5, 4))
+        sample_quality.frechet_distance(torch.randn(5, 3), torch.randn(5, 4))
     with pytest.raises(ValueError, match=r"\[n, F\]"):
-        metrics.frechet_distance(torch.randn(5), torch.randn(5, 4))
+        sample_quality.frechet_distance(torch.randn(5), torch.randn(5, 4))
     with pytest.raises(ValueError, match="at least 2"):
-        metrics.frechet_distance(torch.randn(1, 3), torch.randn(5, 3))
+        sample_quality.frechet_distance(torch.randn(1, 3), torch.randn(5, 3))
 
 
 # ---------------------------------------------------------------------------
@@ -175,12 +176,12 @@ def test_frechet_distance_rejects_bad_input() -> None:
 def test_inception_score_extremes() -> None:
     k = 10
     constant = torch.full((100, k), 1.0 / k)
-    assert metrics.inception_score(constant) == pytest.approx(1.0)
+    assert sample_quality.inception_score(constant) == pytest.approx(1.0)
     same_class = torch.zeros(100, k)
     same_class[:, 3] = 1
-    assert metrics.inception_score(same_class) == pytest.approx(1.0)
+    assert sample_quality.inception_score(same_class) == pytest.approx(1.0)
     spread = torch.eye(k).repeat(7, 1)  # confident, uniformly spread
-    assert metrics.inception_score(spread) == pytest.approx(float(k))
+    assert sample_quality.inception_score(spread) == pytest.approx(float(k))
 
 
 def test_inception_score_hand_computed() -> None:
@@ -188,12 +189,12 @@ def test_inception_score_hand_computed() -> None:
     marginal = probs.mean(0).numpy()
     p = probs.numpy()
     kl = np.sum(p * np.log(p / marginal), axis=1)
-    assert metrics.inception_score(probs) == pytest.approx(math.exp(kl.mean()))
+    assert sample_quality.inception_score(probs) == pytest.approx(math.exp(kl.mean()))
 
 
 def test_inception_score_rejects_logits() -> None:
     with pytest.raises(ValueError, match="softmax"):
-        metrics.inception_score(torch.randn(10, 4))
+        sample_quality.inception_score(torch.randn(10, 4))
 
 
 # ---------------------------------------------------------------------------
@@ -220,12 +221,12 @@ def test_classifier_frechet_distance_equals_feature_distance() -> None:
     clf = _PixelStats()
     a = torch.rand(300, 1, 28, 28)
     b = torch.rand(200, 1, 28, 28) ** 2
-    expected = metrics.frechet_distance(a.mean(dim=(1, 3)), b.mean(dim=(1, 3)))
-    got = metrics.classifier_frechet_distance(a, b, clf, batch_size=64)
+    expected = sample_quality.frechet_distance(a.mean(dim=(1, 3)), b.mean(dim=(1, 3)))
+    got = sample_quality.classifier_frechet_distance(a, b, clf, batch_size=64)
     assert got == pytest.approx(expected, rel=1e-6)
-    assert 1 <= metrics.classifier_inception_score(a, clf, batch_size=64) <= 3
+    assert 1 <= sample_quality.classifier_inception_score(a, clf, batch_size=64) <= 3
     with pytest.raises(ValueError, match="to_float_images"):
-        metrics.classifier_frechet_distance(torch.zeros(3, 28, 28, dtype=torch.uint8), b, clf)
+        sample_quality.classifier_frechet_distance(torch.zeros(3, 28, 28, dtype=torch.uint8), b, clf)
 
 
 class _CountingPixelStats(_PixelStats):
@@ -243,20 +244,20 @@ class _CountingPixelStats(_PixelStats):
 def test_gaussian_fit_matches_numpy_mean_and_covariance() -> None:
     g = torch.Generator().manual_seed(4)
     feats = torch.randn(300, 5, generator=g, dtype=torch.float32) * torch.arange(1, 6) + 2
-    mean, cov = metrics.gaussian_fit(feats)
+    mean, cov = sample_quality.gaussian_fit(feats)
     x = feats.double().numpy()
     assert mean.dtype == cov.dtype == torch.float64 and cov.shape == (5, 5)
     np.testing.assert_allclose(mean.numpy(), x.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(cov.numpy(), np.cov(x, rowvar=False, ddof=1), rtol=1e-10)
     with pytest.raises(ValueError, match="at least 2"):
-        metrics.gaussian_fit(torch.randn(1, 5))
+        sample_quality.gaussian_fit(torch.randn(1, 5))
 
 
 def test_frechet_reference_embeds_the_reference_once_and_matches_scipy() -> None:
     torch.manual_seed(0)
     clf = _CountingPixelStats()
     reference = torch.rand(400, 1, 28, 28)
-    fd_to_reference = metrics.FrechetReference(reference, clf, batch_size=128)
+    fd_to_reference = sample_quality.FrechetReference(reference, clf, batch_size=128)
     assert clf.embedded == 400 and fd_to_reference.n == 400
     sets = [torch.rand(300, 1, 28, 28) ** p for p in (1.0, 2.0, 0.5)]
     got = [fd_to_reference(images) for images in sets]
@@ -268,17 +269,17 @@ def test_frechet_reference_embeds_the_reference_once_and_matches_scipy() -> None
         expected = _frechet_scipy(fa.mean(0), np.cov(fa, rowvar=False), fb.mean(0), np.cov(fb, rowvar=False))
         assert value == pytest.approx(expected, rel=1e-6, abs=1e-9)
         # And the same number, bit for bit, as the one-off function it replaces.
-        assert value == metrics.classifier_frechet_distance(images, reference, clf, batch_size=128)
+        assert value == sample_quality.classifier_frechet_distance(images, reference, clf, batch_size=128)
     assert got[0] < got[1] and got[0] < got[2]  # same distribution as the reference: closest
 
 
 def test_frechet_reference_rejects_bad_input() -> None:
     clf = _PixelStats()
     with pytest.raises(ValueError, match="to_float_images"):
-        metrics.FrechetReference(torch.zeros(3, 28, 28, dtype=torch.uint8), clf)
+        sample_quality.FrechetReference(torch.zeros(3, 28, 28, dtype=torch.uint8), clf)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        metrics.FrechetReference(torch.rand(4, 1, 28, 28), clf, batch_size=0)
-    fd = metrics.FrechetReference(torch.rand(10, 1, 28, 28), clf)
+        sample_quality.FrechetReference(torch.rand(4, 1, 28, 28), clf, batch_size=0)
+    fd = sample_quality.FrechetReference(torch.rand(10, 1, 28, 28), clf)
     with pytest.raises(ValueError, match=r"images must be float images \[N, 1, 28, 28\]"):
         fd(torch.rand(10, 784))
     with pytest.raises(ValueError, match="at least 2"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from genmodels import nets
 from torch import nn
+
+from genmodels import nets
 
 
 def test_mlp_has_the_requested_layers_and_no_activation_after_the_last():

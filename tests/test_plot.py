@@ -1,4 +1,4 @@
-"""Tests of genmodels.plot: figures have the expected artists, interpolations are right."""
+"""Tests of genmodels.show.plot: figures have the expected artists, interpolations are right."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from genmodels import plot  # noqa: E402
-from genmodels.train import History  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
+
+from genmodels.core.train import History
+from genmodels.show import plot
 
 
 @pytest.fixture(autouse=True)

@@ -12,24 +12,27 @@ import math
 
 import pytest
 import torch
-from genmodels.rbm import (
+
+from genmodels.experiments.rbm_digits import (
     TRAINING_RULES,
-    BernoulliRBM,
     DigitsRBMSettings,
-    RBMHistory,
     binarised_digits_split,
-    contrastive_divergence_loss,
     data_log_odds,
-    exact_log_likelihood,
     gibbs_snapshots,
-    log_partition_function,
     long_chain_free_energies,
-    pseudo_log_likelihood,
     rbm_with_data_log_odds,
-    reconstruction_error,
-    train_rbm,
     train_rbms_by_rule,
     train_small_rbms,
+)
+from genmodels.rbm import (
+    BernoulliRBM,
+    RBMHistory,
+    contrastive_divergence_loss,
+    exact_log_likelihood,
+    log_partition_function,
+    pseudo_log_likelihood,
+    reconstruction_error,
+    train_rbm,
 )
 
 D, H = 4, 3
@@ -321,7 +324,7 @@ def test_untrained_rbm_is_the_independent_pixel_model() -> None:
 
 
 def test_digits_split_is_a_seeded_partition() -> None:
-    from genmodels import data
+    from genmodels.core import data
 
     digits = data.load_digits()
     everything = data.binarize(data.to_float_images(digits)).reshape(len(digits.images), -1)

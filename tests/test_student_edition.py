@@ -9,7 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from genmodels.exercises.student import (
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from student_edition import (
     BEGIN,
     END,
     chapter_number,
@@ -18,7 +19,6 @@ from genmodels.exercises.student import (
     replace_solution_regions,
     student_notebook,
 )
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("ch*.ipynb"))

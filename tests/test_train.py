@@ -1,4 +1,4 @@
-"""Tests of genmodels.train: minibatches, the budgets of fit, the History, NaN detection,
+"""Tests of genmodels.core.train: minibatches, the budgets of fit, the History, NaN detection,
 and the absence of per-step host synchronisation."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import time
 
 import pytest
 import torch
-from genmodels.train import History, fit, fixed_step_minibatches, minibatches
+
+from genmodels.core.train import History, fit, fixed_step_minibatches, minibatches
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,11 @@ import math
 import pytest
 import scipy.stats
 import torch
-from genmodels import vae
-from genmodels.lvm import PPCA, PPCAPosteriorVAE
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
+
+from genmodels import vae
+from genmodels.experiments import vae_fashion
+from genmodels.lvm import PPCA, PPCAPosteriorVAE
 
 DT = torch.float64
 
@@ -332,7 +334,7 @@ def _hand_written_adam_epochs(model, x, epochs, batch_size, lr, generator, loss_
 
 @pytest.mark.parametrize("fused", [False, True])
 def test_train_with_adam_is_adam_on_the_negative_elbo_of_shuffled_minibatches(fused):
-    settings = vae.FashionVAESettings(latent_dim=2, hidden=(8,), batch_size=16, lr=1e-2,
+    settings = vae_fashion.FashionVAESettings(latent_dim=2, hidden=(8,), batch_size=16, lr=1e-2,
                                       fused_adam=fused)
     x = (torch.rand(40, 1, 8, 8, generator=gen(30)) > 0.5).float()
     torch.manual_seed(1)
@@ -354,7 +356,7 @@ def test_train_with_adam_is_adam_on_the_negative_elbo_of_shuffled_minibatches(fu
 
 
 def test_train_with_adam_trains_any_model_on_the_loss_it_is_given():
-    settings = vae.FashionVAESettings(batch_size=8, lr=0.1)
+    settings = vae_fashion.FashionVAESettings(batch_size=8, lr=0.1)
     x = torch.rand(32, 3)
     target = torch.tensor([1.0, -2.0, 0.5])
     model = torch.nn.Linear(3, 3)
@@ -371,14 +373,14 @@ def test_train_with_adam_trains_any_model_on_the_loss_it_is_given():
 
 
 def test_fashion_vae_settings_are_chapter_6s_and_checked():
-    s = vae.FashionVAESettings()
+    s = vae_fashion.FashionVAESettings()
     assert (s.latent_dim, s.hidden, s.batch_size, s.lr) == (16, (256,), 128, 1e-3)
     assert s.epochs(torch.device("cpu")) == 4
     assert s.epochs(torch.device("cuda")) == s.epochs(torch.device("mps")) == 30
     with pytest.raises(ValueError, match="epochs_cpu must be a positive int"):
-        vae.FashionVAESettings(epochs_cpu=0)
+        vae_fashion.FashionVAESettings(epochs_cpu=0)
     with pytest.raises(ValueError, match="iwae_ks must be positive ints"):
-        vae.FashionVAESettings(iwae_ks=(1, 0))
+        vae_fashion.FashionVAESettings(iwae_ks=(1, 0))
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         vae.train_with_adam(torch.nn.Linear(2, 2), torch.rand(4, 2), 0, s)
     with pytest.raises(ValueError, match=r"x_train must be a tensor of training rows \[N, \.\.\.\]"):

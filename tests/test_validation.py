@@ -1,11 +1,12 @@
-"""The shared argument checks of :mod:`genmodels.validation`."""
+"""The shared argument checks of :mod:`genmodels.core.validation`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pytest
-from genmodels.validation import check_positive_int, check_positive_int_fields, is_positive_int
+
+from genmodels.core.validation import check_positive_int, check_positive_int_fields, is_positive_int
 
 
 @pytest.mark.parametrize("value", [1, 2, 10**9])

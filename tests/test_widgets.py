@@ -1,4 +1,4 @@
-"""Tests of genmodels.widgets: the live explorer reacts to its sliders; the static one
+"""Tests of genmodels.show.widgets: the live explorer reacts to its sliders; the static one
 embeds every pre-rendered image and needs no network."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from genmodels import widgets
 from PIL import Image
+
+from genmodels.show import widgets
 
 
 def decode_position(z: torch.Tensor) -> torch.Tensor:

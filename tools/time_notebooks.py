@@ -7,7 +7,7 @@ Each notebook runs in a fresh kernel started in its own folder (as Jupyter does)
 copy: the stored notebook is not touched. Prints one line per notebook and, with
 ``--out``, writes ``DIR/notebook_times.json`` (device, versions, seconds per notebook) and
 the executed copies. The chapters pick their device and budget themselves
-(``genmodels.device.pick_device`` and ``budget_for``), so on a GPU machine this times the
+(``genmodels.core.device.pick_device`` and ``budget_for``), so on a GPU machine this times the
 GPU budget. A notebook that raises stops the timing with the cell's error.
 """
 
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import nbformat
 import torch
-from genmodels.device import describe_device, pick_device
 from nbclient import NotebookClient
+
+from genmodels.core.device import describe_device, pick_device
 
 
 def time_notebook(path: Path, kernel: str, timeout: int) -> tuple[float, nbformat.NotebookNode]:

@@ -2,8 +2,8 @@
 
     python tools/time_training_steps.py [--device cuda] [--steps 1000]
 
-Times chapter 8's MLP GAN and DCGAN (``genmodels.image_gan.ImageGanSettings``) per step
-and chapter 6's VAE (``genmodels.vae.FashionVAESettings``, model ``vae16``) per epoch on
+Times chapter 8's MLP GAN and DCGAN (``genmodels.experiments.image_gan.ImageGanSettings``) per step
+and chapter 6's VAE (``genmodels.experiments.vae_fashion.FashionVAESettings``, model ``vae16``) per epoch on
 Fashion-MNIST, after a short warm-up, with the device synchronised around each timing and
 one CPU thread (as the book's build runs the chapters). Prints each figure and the
 training time it implies for the chapter's budget on that device (``budget_for``).
@@ -15,10 +15,12 @@ import argparse
 import sys
 
 import torch
-from genmodels import gan, image_gan, vae
-from genmodels.bench_chapters import fashion_mnist_images
-from genmodels.compare import Stopwatch
-from genmodels.device import describe_device, pick_device, seed_everything
+
+from genmodels import gan, vae
+from genmodels.bench.sections import fashion_mnist_images
+from genmodels.core.device import describe_device, pick_device, seed_everything
+from genmodels.core.timing import Stopwatch
+from genmodels.experiments import image_gan, vae_fashion
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         ms = 1000 * watch.wall / args.steps
         print(f"{name}: {ms:.2f} ms/step; chapter budget {budget} steps -> "
               f"{ms * budget / 1000:.0f} s of training", flush=True)
-    vs = vae.FashionVAESettings()
+    vs = vae_fashion.FashionVAESettings()
     generator = seed_everything(0)
     model = vae.MLPVAE(vs.latent_dim, vs.hidden).to(device)
     vae.train_with_adam(model, x_train[:2560], 1, vs, generator)  # warm-up

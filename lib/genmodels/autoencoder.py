@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from genmodels.core.validation import check_positive_int
 from genmodels.nets import (
     check_batch,
     check_image_shape,
@@ -19,7 +20,6 @@ from genmodels.nets import (
     conv_encoder,
     mlp,
 )
-from genmodels.validation import check_positive_int
 
 
 class Autoencoder(nn.Module):

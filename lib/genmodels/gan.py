@@ -171,7 +171,7 @@ class DCGANGenerator(nn.Module):
 
     z → Linear → 7×7×(2c) → ConvTranspose (14×14×c) → ConvTranspose (28×28×1) → sigmoid,
     with batch normalisation and ReLU in between. Outputs lie in [0, 1], the range of
-    :func:`genmodels.data.to_float_images`.
+    :func:`genmodels.core.data.to_float_images`.
 
     Shapes: ``z [B, latent_dim] -> x̃ [B, 1, 28, 28]``.
     """
@@ -225,7 +225,7 @@ class DCGANDiscriminator(nn.Module):
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(
                 f"expected images of shape [B, 1, 28, 28], got {tuple(x.shape)}; convert "
-                "uint8 images with genmodels.data.to_float_images."
+                "uint8 images with genmodels.core.data.to_float_images."
             )
         return self.net(x).squeeze(1)
 
@@ -504,7 +504,7 @@ def make_gan_step(
     gp_weight: float = 10.0,
     generator: torch.Generator | None = None,
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """Build ``step(real) -> dict`` for :func:`genmodels.train.fit`.
+    """Build ``step(real) -> dict`` for :func:`genmodels.core.train.fit`.
 
     Each call performs the tutorial's two steps on one batch of real data ``[B, ...]``:
 

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from genmodels.validation import check_positive_int
+from genmodels.core.validation import check_positive_int
 
 _LOG_2PI = math.log(2 * math.pi)
 

@@ -55,7 +55,7 @@ def check_batch(x: torch.Tensor, item_shape: Sequence[int], name: str = "x") -> 
     if not torch.is_floating_point(x):
         raise TypeError(
             f"{name} must be a floating-point tensor of shape {expected}, got dtype {x.dtype}; "
-            "convert uint8 images with genmodels.data.to_float_images (values in [0, 1])."
+            "convert uint8 images with genmodels.core.data.to_float_images (values in [0, 1])."
         )
     if tuple(x.shape[1:]) != item_shape or x.ndim != len(item_shape) + 1:
         hint = ""

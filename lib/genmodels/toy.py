@@ -2,7 +2,7 @@
 
 These are the standard testbeds for mode collapse (VEEGAN, PacGAN). Each mixture
 exposes its mode ``centres`` and common standard deviation ``std`` so that the mode
-metrics of :mod:`genmodels.metrics` can be computed against them.
+metrics of :mod:`genmodels.measure.sample_quality` can be computed against them.
 """
 
 from __future__ import annotations

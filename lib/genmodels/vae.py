@@ -14,22 +14,21 @@ returns Bernoulli logits or the Gaussian mean of p(x|z), shaped like ``x``. The 
 ``model.likelihood`` ("bernoulli" or "gaussian") and ``model.sigma`` are used when present.
 
 Chapter 6 trains its models with :func:`train_with_adam` and the settings of
-:class:`FashionVAESettings`, shared with the results appendix (``genmodels.bench_chapters``).
+:class:`FashionVAESettings`, shared with the results appendix (``genmodels.bench.sections``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genmodels import train
-from genmodels.device import budget_for
+from genmodels.core import train
+from genmodels.core.validation import check_positive_int
 from genmodels.nets import (
     check_batch,
     check_image_shape,
@@ -38,7 +37,6 @@ from genmodels.nets import (
     conv_encoder,
     mlp,
 )
-from genmodels.validation import check_positive_int, check_positive_int_fields, is_positive_int
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -63,7 +61,7 @@ def _check_floating(t: torch.Tensor, name: str) -> None:
     if not torch.is_floating_point(t):
         raise TypeError(
             f"{name} must be a floating-point tensor, got dtype {t.dtype}; "
-            "convert uint8 images with genmodels.data.to_float_images."
+            "convert uint8 images with genmodels.core.data.to_float_images."
         )
 
 
@@ -466,45 +464,6 @@ class ConvVAE(VAE):
 # ------------------------------------------------------------ chapter 6's experiment
 
 
-@dataclass(frozen=True)
-class FashionVAESettings:
-    """Chapter 6's VAE on Fashion-MNIST, its training and its evaluation (the defaults are
-    the chapter's).
-
-    Model: ``MLPVAE(latent_dim, hidden)`` with a Bernoulli decoder (the chapter's ``vae16``).
-    Training (:func:`train_with_adam`, for every model of the chapter): Adam(``lr``, fused
-    when ``fused_adam``) on shuffled minibatches of ``batch_size`` images, for
-    ``epochs_cpu`` epochs on a CPU and ``epochs_gpu`` on a GPU (:meth:`epochs`). Evaluation:
-    the train ELBO on the first ``n_train_elbo`` training images, the IWAE bound with each
-    of ``iwae_ks`` on the first ``n_iwae`` test images, and the Fréchet distance of
-    ``n_fd`` images decoded from the prior to the first ``n_fd`` test images.
-    """
-
-    latent_dim: int = 16
-    hidden: tuple[int, ...] = (256,)
-    epochs_cpu: int = 4
-    epochs_gpu: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    fused_adam: bool = True
-    n_train_elbo: int = 10_000
-    n_iwae: int = 1_000
-    iwae_ks: tuple[int, ...] = (1, 10, 100)
-    n_fd: int = 5_000
-
-    def __post_init__(self) -> None:
-        check_positive_int_fields(self, ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size",
-                                         "n_train_elbo", "n_iwae", "n_fd"))
-        if not self.iwae_ks or not all(is_positive_int(k) for k in self.iwae_ks):
-            raise ValueError(f"iwae_ks must be positive ints, got {self.iwae_ks!r}.")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}.")
-
-    def epochs(self, device: torch.device) -> int:
-        """The training budget on ``device``: ``budget_for(device, epochs_cpu, epochs_gpu)``."""
-        return budget_for(device, cpu=self.epochs_cpu, gpu=self.epochs_gpu)
-
-
 LossTerms = Callable[[nn.Module, torch.Tensor], Mapping[str, torch.Tensor]]
 
 
@@ -512,7 +471,7 @@ def train_with_adam(
     model: nn.Module,
     x_train: torch.Tensor,
     epochs: int,
-    settings: FashionVAESettings,
+    settings: Any,
     generator: torch.Generator | None = None,
     loss_terms: LossTerms | None = None,
     on_epoch_end: Callable[[int, train.History], Mapping[str, float] | None] | None = None,
@@ -522,11 +481,11 @@ def train_with_adam(
     Adam(``settings.lr``, fused when ``settings.fused_adam``) descends on
     ``loss_terms(model, x)["loss"]`` for each minibatch ``x`` ``[B, ...]`` of
     ``settings.batch_size`` rows of ``x_train`` ``[N, ...]``, drawn by
-    :func:`genmodels.train.minibatches` from ``generator`` (the last batch of a pass is
+    :func:`genmodels.core.train.minibatches` from ``generator`` (the last batch of a pass is
     smaller). The default ``loss_terms`` is the negative ELBO of :func:`vae_step_loss`,
     its reparameterized samples drawn from ``generator`` too; chapter 6 passes a
     reconstruction loss to train its autoencoders with the same loop. ``on_epoch_end`` is
-    :func:`genmodels.train.fit`'s. Returns fit's History of every term ``loss_terms``
+    :func:`genmodels.core.train.fit`'s. Returns fit's History of every term ``loss_terms``
     returns (for the ELBO: ``loss``, ``reconstruction``, ``kl`` in nats per image).
 
     Book: eq-vae-loss (chapter 5), chapter 6 ("Training a VAE").

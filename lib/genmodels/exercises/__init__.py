@@ -9,7 +9,7 @@ A right answer prints one line ``✔ ... correct``; a stub prints ``... not atte
 yet.``; a wrong answer raises :class:`ExerciseError` whose message says what is wrong
 (a shape, a missing factor ½, a sign, a sum where a mean was expected, ...).
 The authoring convention is in ``CONTRIBUTING.md`` (section "Exercises"); the student
-edition is written by ``python -m genmodels.exercises.student``.
+edition is written by ``tools/student_edition.py`` (a build tool, outside the package).
 """
 
 from genmodels.exercises._core import (

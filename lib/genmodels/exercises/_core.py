@@ -57,8 +57,8 @@ class Mistake:
 
 
 def devices_to_check() -> list[torch.device]:
-    """The CPU, plus the accelerator that :func:`genmodels.device.pick_device` picks."""
-    from genmodels.device import pick_device
+    """The CPU, plus the accelerator that :func:`genmodels.core.device.pick_device` picks."""
+    from genmodels.core.device import pick_device
 
     devices = [torch.device("cpu")]
     best = pick_device()

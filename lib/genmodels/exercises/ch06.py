@@ -1,9 +1,9 @@
 """Checks for the exercises of chapter 6 (VAEs in practice).
 
 * Exercise 6.1 — :func:`check_kl_per_latent_dimension`: the average KL of each latent
-  dimension (reference: ``genmodels.evaluation.kl_per_dimension``).
+  dimension (reference: ``genmodels.measure.vae_diagnostics.kl_per_dimension``).
 * Exercise 6.2 — :func:`check_activity_per_unit`: the activity A_d = Cov_x(E_q[z_d|x])
-  of each latent unit (reference: ``genmodels.evaluation.unit_activity``).
+  of each latent unit (reference: ``genmodels.measure.vae_diagnostics.unit_activity``).
 * Exercise 6.3 — :func:`check_iwae_from_log_weights`: the IWAE bound from a table of
   log importance weights (reference: ``torch.logsumexp`` minus log k).
 """
@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import torch
 
-from genmodels.evaluation import kl_per_dimension, unit_activity
 from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
+from genmodels.measure.vae_diagnostics import kl_per_dimension, unit_activity
 
 
 def _require_per_dimension(ex: Exercise, got: object, n: int, d: int, case: str) -> None:
@@ -91,7 +91,7 @@ def _kl_mistakes() -> list[Mistake]:
 def check_kl_per_latent_dimension(kl_per_latent_dimension: Callable[..., torch.Tensor]) -> None:
     """Check Exercise 6.1: ``kl_per_latent_dimension(mu [N, D], logvar [N, D]) -> [D]`` nats.
 
-    Reference: :func:`genmodels.evaluation.kl_per_dimension`. Book: eq-kl-per-dimension.
+    Reference: :func:`genmodels.measure.vae_diagnostics.kl_per_dimension`. Book: eq-kl-per-dimension.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(6)
@@ -159,7 +159,7 @@ def check_activity_per_unit(activity_per_unit: Callable[..., torch.Tensor]) -> N
     """Check Exercise 6.2: ``activity_per_unit(mu [N, D]) -> [D]``, the sample variance
     (N − 1) over the images of each unit's posterior mean.
 
-    Reference: :func:`genmodels.evaluation.unit_activity`. Book: eq-active-units.
+    Reference: :func:`genmodels.measure.vae_diagnostics.unit_activity`. Book: eq-active-units.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(16)

@@ -3,7 +3,7 @@
 * Exercise 8.1 — :func:`check_discriminator_accuracy`: the discriminator's accuracy on
   real and on fake samples from logits (reference: ``gan_monitor.discriminator_accuracy``).
 * Exercise 8.2 — :func:`check_frechet_distance_gaussians`: the squared Fréchet distance
-  between two Gaussians (reference: ``metrics.gaussian_frechet_distance``).
+  between two Gaussians (reference: ``sample_quality.gaussian_frechet_distance``).
 * Exercise 8.3 — :func:`check_conv_transpose_output_size`: the side of a transposed
   convolution's output (reference: the shape PyTorch's ``nn.ConvTranspose2d`` produces).
 """
@@ -15,8 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from genmodels import gan_monitor, metrics
 from genmodels.exercises._core import Exercise, Mistake, devices_to_check
+from genmodels.measure import gan_monitor, sample_quality
 
 # --- Exercise 8.1 ----------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ def _accuracy_mistakes() -> list[Mistake]:
 def check_discriminator_accuracy(discriminator_accuracy: Callable[..., torch.Tensor]) -> None:
     """Check Exercise 8.1: ``discriminator_accuracy(real_logits [n], fake_logits [m]) -> [2]``.
 
-    Reference: :func:`genmodels.gan_monitor.discriminator_accuracy`
+    Reference: :func:`genmodels.measure.gan_monitor.discriminator_accuracy`
     (Book: eq-discriminator-accuracy).
     """
     __tracebackhide__ = True
@@ -204,14 +204,14 @@ def _frechet_cases(generator: torch.Generator) -> list[tuple]:
 def check_frechet_distance_gaussians(frechet_distance_gaussians: Callable[..., torch.Tensor]) -> None:
     """Check Exercise 8.2: ``frechet_distance_gaussians(mu_a, cov_a, mu_b, cov_b) -> 0-d``.
 
-    Reference: :func:`genmodels.metrics.gaussian_frechet_distance`
+    Reference: :func:`genmodels.measure.sample_quality.gaussian_frechet_distance`
     (Book: eq-frechet-distance); float64 inputs.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(3)
     with Exercise("8.2", "frechet_distance_gaussians") as ex:
         for label, *args in _frechet_cases(generator):
-            expected = torch.tensor(metrics.gaussian_frechet_distance(*args), dtype=torch.float64)
+            expected = torch.tensor(sample_quality.gaussian_frechet_distance(*args), dtype=torch.float64)
             got = ex.call(frechet_distance_gaussians, *args)
             ex.compare(
                 got, expected, case=label, args=tuple(args), mistakes=_frechet_mistakes(),

@@ -4,7 +4,7 @@
   descent–ascent on the bilinear game V(θ, ψ) = θψ (Book: eq-bilinear-game,
   eq-gda-simultaneous, eq-gda-alternating).
 * Exercise 9.2 — :func:`check_mode_coverage`: modes captured and high-quality share of
-  2-D samples (reference: :func:`genmodels.metrics.mode_metrics`).
+  2-D samples (reference: :func:`genmodels.measure.sample_quality.mode_metrics`).
 * Exercise 9.3 — :func:`check_minibatch_std_feature`: the minibatch standard-deviation
   feature (reference: :class:`genmodels.gan.MinibatchStdDev`).
 """
@@ -18,7 +18,7 @@ import torch
 from genmodels.exercises._core import Exercise, Mistake, devices_to_check
 from genmodels.exercises._diagnose import shape_message
 from genmodels.gan import MinibatchStdDev
-from genmodels.metrics import mode_metrics
+from genmodels.measure.sample_quality import mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 
 # --- Exercise 9.1 ----------------------------------------------------------------------
@@ -173,7 +173,7 @@ def _coverage_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor,
 def check_mode_coverage(mode_coverage: Callable[..., tuple[int, float]]) -> None:
     """Check Exercise 9.2: ``mode_coverage(samples [n,2], centres [K,2], std) -> (int, float)``.
 
-    Reference: :func:`genmodels.metrics.mode_metrics` (Book: eq-high-quality,
+    Reference: :func:`genmodels.measure.sample_quality.mode_metrics` (Book: eq-high-quality,
     eq-mode-captured).
     """
     __tracebackhide__ = True

@@ -1,7 +1,7 @@
 """Checks for the exercises of chapter 10 (comparing the families).
 
 * Exercise 10.1 — :func:`check_class_kl_to_uniform`: KL divergence of the class histogram
-  of samples to the uniform distribution (reference: :mod:`genmodels.compare`;
+  of samples to the uniform distribution (reference: :mod:`genmodels.measure.coverage`;
   Book: eq-class-kl-to-uniform).
 * Exercise 10.2 — :func:`check_bits_per_dimension`: a log-likelihood in nats per image as
   bits per dimension (Book: eq-bits-per-dimension).
@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from genmodels import compare
 from genmodels.exercises._core import Exercise, Mistake
+from genmodels.measure import coverage
 from genmodels.rbm import BernoulliRBM, pseudo_log_likelihood
 
 # --- Exercise 10.1 ---------------------------------------------------------------------
@@ -29,7 +29,7 @@ def _shares(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 def _kl(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
-    return torch.tensor(compare.kl_to_uniform(compare.class_histogram(predicted, n_classes)),
+    return torch.tensor(coverage.kl_to_uniform(coverage.class_histogram(predicted, n_classes)),
                         dtype=torch.float64)
 
 
@@ -77,8 +77,8 @@ def _kl_mistakes() -> list[Mistake]:
 def check_class_kl_to_uniform(class_kl_to_uniform: Callable[[torch.Tensor, int], float]) -> None:
     """Check Exercise 10.1: ``class_kl_to_uniform(predicted [n] int64, n_classes) -> float``.
 
-    Reference: :func:`genmodels.compare.kl_to_uniform` of
-    :func:`genmodels.compare.class_histogram` (Book: eq-class-kl-to-uniform).
+    Reference: :func:`genmodels.measure.coverage.kl_to_uniform` of
+    :func:`genmodels.measure.coverage.class_histogram` (Book: eq-class-kl-to-uniform).
     """
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(10)

@@ -4,7 +4,7 @@
   PacGAN (Lin et al., 2018) for the ring and grid of Gaussians.
 * :func:`frechet_distance` is the distance between Gaussian fits of two feature sets
   (the FID of Heusel et al., 2017, when the features come from Inception); the course
-  uses the features of its own Fashion-MNIST classifier (:mod:`genmodels.classifier`).
+  uses the features of its own Fashion-MNIST classifier (:mod:`genmodels.measure.classifier`).
 * :func:`inception_score` is exp E_x KL(p(y|x) ‖ p(y)) (Salimans et al., 2016), again
   with any classifier's probabilities.
 
@@ -216,7 +216,7 @@ def inception_score(probs: torch.Tensor) -> float:
 
 
 class FeatureClassifier(Protocol):
-    """What the image metrics need from a classifier (see :mod:`genmodels.classifier`)."""
+    """What the image metrics need from a classifier (see :mod:`genmodels.measure.classifier`)."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor: ...
 
@@ -238,7 +238,7 @@ def _check_images(name: str, images: torch.Tensor) -> None:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
         raise ValueError(
             f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; convert "
-            "uint8 images with genmodels.data.to_float_images."
+            "uint8 images with genmodels.core.data.to_float_images."
         )
 
 
@@ -259,7 +259,7 @@ def classifier_frechet_distance(
     """Fréchet distance between a classifier's features of two image sets.
 
     ``images_a``, ``images_b``: float ``[N, 1, 28, 28]`` in [0, 1]; ``classifier`` has a
-    ``.features(x) -> [N, F]`` method (e.g. ``genmodels.classifier.load_fashion_classifier()``).
+    ``.features(x) -> [N, F]`` method (e.g. ``genmodels.measure.classifier.load_fashion_classifier()``).
     Features are computed in batches without gradients on the classifier's device.
     """
     _check_images("images_a", images_a)
@@ -284,7 +284,7 @@ class FrechetReference:
     Args:
         images: float reference images ``[N, 1, 28, 28]`` in [0, 1] (N >= 2).
         classifier: an object with ``.features(x) -> [N, F]``, e.g.
-            ``genmodels.classifier.load_fashion_classifier()``.
+            ``genmodels.measure.classifier.load_fashion_classifier()``.
         batch_size: images embedded at a time.
 
     Attributes:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genmodels import vae
-from genmodels.validation import check_positive_int
+from genmodels.core.validation import check_positive_int
 
 __all__ = [
     "active_units",

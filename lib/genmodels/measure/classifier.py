@@ -1,7 +1,7 @@
 """A small CNN trained on Fashion-MNIST, the judge of generated images.
 
 Its penultimate layer gives the features of the classifier-based Fréchet distance and its
-softmax the class probabilities of an inception-style score (:mod:`genmodels.metrics`).
+softmax the class probabilities of an inception-style score (:mod:`genmodels.measure.sample_quality`).
 It is trained once (about a minute on a 2-core CPU), saved with its configuration and
 test accuracy in the user cache, and reused thereafter:
 
@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genmodels.checkpoint import load_checkpoint, save_checkpoint
-from genmodels.data import default_cache_dir, load_fashion_mnist, to_float_images
-from genmodels.device import describe_device, pick_device
-from genmodels.train import minibatches
+from genmodels.core.checkpoint import load_checkpoint, save_checkpoint
+from genmodels.core.data import default_cache_dir, load_fashion_mnist, to_float_images
+from genmodels.core.device import describe_device, pick_device
+from genmodels.core.train import minibatches
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -53,7 +53,7 @@ def _check_images(x: Any) -> torch.Tensor:
     if not x.dtype.is_floating_point:
         raise TypeError(
             f"expected float images in [0, 1], got {x.dtype}; "
-            "convert with genmodels.data.to_float_images(images)."
+            "convert with genmodels.core.data.to_float_images(images)."
         )
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
         raise ValueError(
@@ -292,10 +292,10 @@ def load_fashion_classifier(
     """The Fashion-MNIST classifier: loaded from the cache, or trained once and cached.
 
     Args:
-        device: where to put it (default :func:`genmodels.device.pick_device`).
+        device: where to put it (default :func:`genmodels.core.device.pick_device`).
         retrain: train afresh and overwrite the cached file.
         seed: the training seed (part of the cache key).
-        cache_dir: the cache root (default :func:`genmodels.data.default_cache_dir`).
+        cache_dir: the cache root (default :func:`genmodels.core.data.default_cache_dir`).
         verbose: say when it trains (which takes about a minute on a 2-core CPU).
 
     Returns the model in eval mode, with ``test_accuracy`` and ``info`` restored.

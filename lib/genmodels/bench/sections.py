@@ -6,7 +6,7 @@ the same random numbers), and returns a JSON-able dict with the settings, the se
 wall and CPU times, the numbers, and the references they are compared with (closed forms
 of the book, or reference points the chapter computes; no chapter of this edition compares
 these sections with a published number). The results appendix renders the dicts with
-:func:`genmodels.results_tables.section_html`.
+:func:`genmodels.results.tables.section_html`.
 
 ========== ================================================ ==============================
 section    what                                             chapter
@@ -19,12 +19,12 @@ comparison VAE vs GAN vs RBM: FD, classes, likelihood, cost 10
 ========== ================================================ ==============================
 
 One copy of each experiment: every section calls the very functions and settings its
-chapter calls (:func:`genmodels.gibbs.measure_mixing` with
-:class:`genmodels.gibbs.MixingSettings`, :func:`genmodels.rbm.train_small_rbms` with
-:class:`genmodels.rbm.DigitsRBMSettings`, :func:`genmodels.vae.train_with_adam` with
-:class:`genmodels.vae.FashionVAESettings`, the functions of :mod:`genmodels.image_gan` with
-:class:`genmodels.image_gan.ImageGanSettings`, those of :mod:`genmodels.comparison` with
-:class:`genmodels.comparison.ComparisonSettings`), so they cannot drift apart.
+chapter calls (:func:`genmodels.experiments.gibbs_mixing.measure_mixing` with
+:class:`genmodels.experiments.gibbs_mixing.MixingSettings`, :func:`genmodels.experiments.rbm_digits.train_small_rbms` with
+:class:`genmodels.experiments.rbm_digits.DigitsRBMSettings`, :func:`genmodels.vae.train_with_adam` with
+:class:`genmodels.experiments.vae_fashion.FashionVAESettings`, the functions of :mod:`genmodels.experiments.image_gan` with
+:class:`genmodels.experiments.image_gan.ImageGanSettings`, those of :mod:`genmodels.experiments.family_comparison` with
+:class:`genmodels.experiments.family_comparison.ComparisonSettings`), so they cannot drift apart.
 
 Reproducing a chapter: a chapter seeds once (``seed_everything(0)``) and then draws from
 one generator cell after cell. Where a chapter's number comes from models created by
@@ -48,10 +48,19 @@ from typing import Any, NamedTuple
 
 import torch
 
-from genmodels import compare, comparison, data, gan, gibbs, image_gan, metrics, rbm, train, vae
-from genmodels import evaluation as ev
-from genmodels.device import budget_for, describe_device, pick_device, seed_everything
-from genmodels.validation import check_positive_int
+from genmodels import gan, vae
+from genmodels.core import data, timing, train
+from genmodels.core.device import budget_for, describe_device, pick_device, seed_everything
+from genmodels.core.validation import check_positive_int
+from genmodels.experiments import (
+    family_comparison,
+    gibbs_mixing,
+    image_gan,
+    rbm_digits,
+    vae_fashion,
+)
+from genmodels.measure import coverage, sample_quality
+from genmodels.measure import vae_diagnostics as ev
 
 Log = Callable[[str], None] | None
 
@@ -82,12 +91,12 @@ def fashion_mnist_images(device: torch.device, binary: bool = False
 
 def _classifier(device: torch.device) -> Any:
     """The course's Fashion-MNIST classifier (cached; trained once, about a minute)."""
-    from genmodels.classifier import load_fashion_classifier
+    from genmodels.measure.classifier import load_fashion_classifier
 
     return load_fashion_classifier(device)
 
 
-def _stopwatch_dict(watch: compare.Stopwatch) -> dict[str, float]:
+def _stopwatch_dict(watch: timing.Stopwatch) -> dict[str, float]:
     return {"wall": watch.wall, "cpu": watch.cpu}
 
 
@@ -96,27 +105,27 @@ def _stopwatch_dict(watch: compare.Stopwatch) -> dict[str, float]:
 # ---------------------------------------------------------------------------
 
 
-QUICK_GIBBS = gibbs.MixingSettings(rhos=(0.0, 0.5, 0.9), n_sweeps=600, n_chains=4, burn_in=50)
+QUICK_GIBBS = gibbs_mixing.MixingSettings(rhos=(0.0, 0.5, 0.9), n_sweeps=600, n_chains=4, burn_in=50)
 
 
-def run_gibbs_bench(settings: gibbs.MixingSettings | None = None, *, quick: bool = False,
+def run_gibbs_bench(settings: gibbs_mixing.MixingSettings | None = None, *, quick: bool = False,
                     seed: int = 0, device: torch.device | None = None, log: Log = print
                     ) -> dict[str, Any]:
-    """Chapter 3's mixing table: :func:`genmodels.gibbs.measure_mixing` for every ρ, beside
-    :func:`genmodels.gibbs.mixing_closed_form`.
+    """Chapter 3's mixing table: :func:`genmodels.experiments.gibbs_mixing.measure_mixing` for every ρ, beside
+    :func:`genmodels.experiments.gibbs_mixing.mixing_closed_form`.
 
     The chains run on the CPU, as in the chapter (``device`` is ignored). The chapter draws
     them after earlier cells used its generator, so its values agree with these within the
     Monte-Carlo error given by ``lag1_se``.
     """
-    settings = settings or (QUICK_GIBBS if quick else gibbs.MixingSettings())
+    settings = settings or (QUICK_GIBBS if quick else gibbs_mixing.MixingSettings())
     generator = seed_everything(seed)
     rows = []
-    with compare.Stopwatch() as watch:
+    with timing.Stopwatch() as watch:
         for rho in settings.rhos:
-            measured = gibbs.measure_mixing(rho, settings, generator)
+            measured = gibbs_mixing.measure_mixing(rho, settings, generator)
             rows.append({"rho": rho, "measured": asdict(measured),
-                         "closed_form": asdict(gibbs.mixing_closed_form(rho))})
+                         "closed_form": asdict(gibbs_mixing.mixing_closed_form(rho))})
             _say(log, f"  gibbs ρ = {rho:4.2f}: lag-1 {measured.lag1:.4f} "
                       f"(ρ² = {rho * rho:.4f}), ESS/update {measured.ess_per_update_systematic:.4f}")
     return {
@@ -148,37 +157,37 @@ def run_gibbs_bench(settings: gibbs.MixingSettings | None = None, *, quick: bool
 # ---------------------------------------------------------------------------
 
 
-QUICK_RBM = rbm.DigitsRBMSettings(epochs_cpu=2, epochs_gpu=2, large_hidden=32, chain_steps=50,
+QUICK_RBM = rbm_digits.DigitsRBMSettings(epochs_cpu=2, epochs_gpu=2, large_hidden=32, chain_steps=50,
                                   n_chain_samples=50)
 
 
-def _rbm_settings_for_seed(settings: rbm.DigitsRBMSettings, seed: int) -> rbm.DigitsRBMSettings:
+def _rbm_settings_for_seed(settings: rbm_digits.DigitsRBMSettings, seed: int) -> rbm_digits.DigitsRBMSettings:
     """The chapter's seeds 0 (split), 1, 2 (small RBMs), 3, 4 (large RBMs), shifted by ``seed``."""
     return replace(settings, split_seed=seed, small_seeds=(seed + 1, seed + 2),
                    large_seeds=(seed + 3, seed + 4))
 
 
-def run_rbm_bench(settings: rbm.DigitsRBMSettings | None = None, *, quick: bool = False,
+def run_rbm_bench(settings: rbm_digits.DigitsRBMSettings | None = None, *, quick: bool = False,
                   seed: int = 0, device: torch.device | None = None, log: Log = print
                   ) -> dict[str, Any]:
     """Chapter 3's RBMs: exact test log-likelihood of CD-1, CD-10 and PCD-1, then larger RBMs.
 
-    Calls the chapter's functions (:func:`genmodels.rbm.binarised_digits_split`,
-    :func:`genmodels.rbm.train_small_rbms`, :func:`genmodels.rbm.train_large_rbms`,
-    :func:`genmodels.rbm.long_chain_free_energies`) with its settings; ``seed`` shifts the
+    Calls the chapter's functions (:func:`genmodels.experiments.rbm_digits.binarised_digits_split`,
+    :func:`genmodels.experiments.rbm_digits.train_small_rbms`, :func:`genmodels.experiments.rbm_digits.train_large_rbms`,
+    :func:`genmodels.experiments.rbm_digits.long_chain_free_energies`) with its settings; ``seed`` shifts the
     chapter's seeds (0 is the chapter's). The long chains of the large RBMs draw from
     ``seed_everything(seed)``. Every number of the small RBMs and the test
     pseudo-log-likelihood of the large ones reproduce the chapter's; the free energy of
     long-chain samples agrees within Monte-Carlo error.
     """
-    s = _rbm_settings_for_seed(settings or (QUICK_RBM if quick else rbm.DigitsRBMSettings()), seed)
+    s = _rbm_settings_for_seed(settings or (QUICK_RBM if quick else rbm_digits.DigitsRBMSettings()), seed)
     device = device if device is not None else pick_device()
     epochs = budget_for(device, cpu=s.epochs_cpu, gpu=s.epochs_gpu)
     generator = seed_everything(seed)
-    x_train, x_test = rbm.binarised_digits_split(s.n_train, s.split_seed, device)
+    x_train, x_test = rbm_digits.binarised_digits_split(s.n_train, s.split_seed, device)
     small = []
-    with compare.Stopwatch(device) as watch:
-        for name, (_, history) in rbm.train_small_rbms(x_train, x_test, s, epochs).items():
+    with timing.Stopwatch(device) as watch:
+        for name, (_, history) in rbm_digits.train_small_rbms(x_train, x_test, s, epochs).items():
             values = history.values
             small.append({
                 "rule": name,
@@ -191,8 +200,8 @@ def run_rbm_bench(settings: rbm.DigitsRBMSettings | None = None, *, quick: bool 
             _say(log, f"  rbm {name:6s} H={s.small_hidden}: exact test log-likelihood "
                       f"{small[-1]['test_log_likelihood']:.2f} nats ({history.wall_time:.1f} s)")
         large = []
-        for name, (model, history) in rbm.train_large_rbms(x_train, s, epochs).items():
-            check = rbm.long_chain_free_energies(model, x_test, s.n_chain_samples, s.chain_steps,
+        for name, (model, history) in rbm_digits.train_large_rbms(x_train, s, epochs).items():
+            check = rbm_digits.long_chain_free_energies(model, x_test, s.n_chain_samples, s.chain_steps,
                                                  generator)
             large.append({"rule": name, "wall_time": history.wall_time, **check._asdict()})
     return {
@@ -224,7 +233,7 @@ def run_rbm_bench(settings: rbm.DigitsRBMSettings | None = None, *, quick: bool 
 # ---------------------------------------------------------------------------
 
 
-QUICK_VAE = vae.FashionVAESettings(epochs_cpu=1, epochs_gpu=1, n_train_elbo=1000, n_iwae=200,
+QUICK_VAE = vae_fashion.FashionVAESettings(epochs_cpu=1, epochs_gpu=1, n_train_elbo=1000, n_iwae=200,
                                    n_fd=1000)
 
 
@@ -239,16 +248,16 @@ def run_vae_bench(
     log: Log = print,
     n_train: int | None = None,
     *,
-    settings: vae.FashionVAESettings | None = None,
+    settings: vae_fashion.FashionVAESettings | None = None,
     quick: bool = False,
 ) -> dict[str, Any]:
     """Chapter 6's VAE: seconds per epoch, test ELBO, IWAE bounds, active units, Fréchet distance.
 
     With the defaults this is chapter 6's ``vae16``: ``seed_everything(seed)``, the model
-    (``vae.MLPVAE`` with :class:`genmodels.vae.FashionVAESettings`), then
+    (``vae.MLPVAE`` with :class:`genmodels.experiments.vae_fashion.FashionVAESettings`), then
     :func:`genmodels.vae.train_with_adam`, as in the chapter, so the trained weights
-    reproduce the chapter's. The evaluation (:func:`genmodels.evaluation.elbo_in_batches`,
-    :func:`genmodels.evaluation.iwae_bounds_by_k`, the Fréchet distance of decoded prior
+    reproduce the chapter's. The evaluation (:func:`genmodels.measure.vae_diagnostics.elbo_in_batches`,
+    :func:`genmodels.measure.vae_diagnostics.iwae_bounds_by_k`, the Fréchet distance of decoded prior
     codes) draws from the same generator right after training (the chapter draws after
     other models), so ELBO, IWAE and Fréchet distance agree within Monte-Carlo error.
     ``epochs``, ``latent_dim``, ``batch_size``, ``lr`` override the settings; ``n_train``
@@ -257,7 +266,7 @@ def run_vae_bench(
     Returns ``{"model", "epochs", "seconds_per_epoch", "test_elbo", "iwae", "frechet",
     "active_units", ...}``; likelihoods in nats per image (Bernoulli score of grey levels).
     """
-    base = settings or (QUICK_VAE if quick else vae.FashionVAESettings())
+    base = settings or (QUICK_VAE if quick else vae_fashion.FashionVAESettings())
     overrides = {k: v for k, v in (("latent_dim", latent_dim), ("batch_size", batch_size),
                                    ("lr", lr)) if v is not None}
     s = replace(base, **overrides)
@@ -280,12 +289,12 @@ def run_vae_bench(
         clock[0] = now
         _say(log, f"  vae epoch {epoch}: {epoch_times[-1]:.1f} s, loss {history.last('loss'):.1f}")
 
-    with compare.Stopwatch(device) as training:
+    with timing.Stopwatch(device) as training:
         clock[0] = time.perf_counter()
         history = vae.train_with_adam(model, x_train, n_epochs, s, generator,
                                       on_epoch_end=time_epoch)
     model.eval()
-    with compare.Stopwatch(device) as evaluation:
+    with timing.Stopwatch(device) as evaluation:
         test_terms = ev.elbo_in_batches(model, x_test, generator=generator)
         train_terms = ev.elbo_in_batches(model, x_train[:s.n_train_elbo], generator=generator)
         x_iwae = x_test[:s.n_iwae]
@@ -296,7 +305,7 @@ def run_vae_bench(
         kl_dims = ev.kl_per_dimension(mu, logvar)
         classifier = _classifier(device)
         n_fd = min(s.n_fd, len(x_test), len(x_train))
-        fd_to_test = metrics.FrechetReference(x_test[:n_fd], classifier)
+        fd_to_test = sample_quality.FrechetReference(x_test[:n_fd], classifier)
         with torch.no_grad():  # the chapter's draw: z_prior = torch.randn(n_fd, d, generator)
             z_prior = torch.randn(n_fd, s.latent_dim, generator=generator).to(device)
             prior_images = model.decode_mean(z_prior)
@@ -346,20 +355,6 @@ def run_vae_bench(
     }
 
 
-def format_vae_table(section: Mapping[str, Any]) -> str:
-    """The VAE section as a few lines of text."""
-    lines = [f"{section['model']}, {section['epochs']} epochs of batch {section['batch_size']}:",
-             f"  {section['seconds_per_epoch']:.1f} s/epoch, test ELBO "
-             f"{section['test_elbo']:.1f} nats/image on {section['n_test']} test images"]
-    if "iwae" in section:
-        iwae = ", ".join(f"k={k}: {v['mean']:.1f}" for k, v in section["iwae"].items())
-        fd = section["frechet"]
-        lines.append(f"  IWAE ({section['n_iwae']} images) {iwae}; active units "
-                     f"{section['active_units']}; FD of prior samples {fd['prior_samples']:.1f} "
-                     f"(real images {fd['real_train_images']:.1f})")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------
 # Chapter 8: an MLP GAN and a DCGAN on Fashion-MNIST
 # ---------------------------------------------------------------------------
@@ -375,12 +370,12 @@ def run_image_gan_bench(settings: image_gan.ImageGanSettings | None = None, *, q
                         ) -> dict[str, Any]:
     """Chapter 8: Fréchet distances of the reference image sets, the MLP GAN and the DCGAN.
 
-    Calls the chapter's functions (:func:`genmodels.image_gan.reference_frechet_distances`,
+    Calls the chapter's functions (:func:`genmodels.experiments.image_gan.reference_frechet_distances`,
     :func:`genmodels.gan.mlp_gan_players`, :func:`genmodels.gan.dcgan_players`,
-    :func:`genmodels.image_gan.train_gan_recording_samples`,
-    :func:`genmodels.image_gan.frechet_distances_over_training`,
-    :func:`genmodels.image_gan.means_over_last_steps`) with its settings
-    (:class:`genmodels.image_gan.ImageGanSettings`) in its order: the reference noise, then
+    :func:`genmodels.experiments.image_gan.train_gan_recording_samples`,
+    :func:`genmodels.experiments.image_gan.frechet_distances_over_training`,
+    :func:`genmodels.experiments.image_gan.means_over_last_steps`) with its settings
+    (:class:`genmodels.experiments.image_gan.ImageGanSettings`) in its order: the reference noise, then
     each GAN after ``torch.manual_seed(seed)``, so every number but the times reproduces the
     chapter's on the same kind of device with the same number of threads.
     """
@@ -393,15 +388,15 @@ def run_image_gan_bench(settings: image_gan.ImageGanSettings | None = None, *, q
     generator = seed_everything(seed)
     x_train, x_test, fashion_train, _ = fashion_mnist_images(device)
     classifier = _classifier(device)
-    fd_to_test = metrics.FrechetReference(x_test, classifier)
+    fd_to_test = sample_quality.FrechetReference(x_test, classifier)
     references = image_gan.reference_frechet_distances(x_train, fashion_train.labels, fd_to_test,
                                                        s.n_eval, generator)
     runs = []
-    with compare.Stopwatch(device) as total:
+    with timing.Stopwatch(device) as total:
         for name, n_steps in steps.items():
             torch.manual_seed(seed)
             G, D = players[name]()
-            with compare.Stopwatch(device) as watch:
+            with timing.Stopwatch(device) as watch:
                 history, recorder = image_gan.train_gan_recording_samples(G, D, x_train, n_steps,
                                                                           s, generator)
             fds = image_gan.frechet_distances_over_training(recorder, fd_to_test)
@@ -443,26 +438,26 @@ def run_image_gan_bench(settings: image_gan.ImageGanSettings | None = None, *, q
 # ---------------------------------------------------------------------------
 
 
-QUICK_COMPARISON = comparison.ComparisonSettings(
+QUICK_COMPARISON = family_comparison.ComparisonSettings(
     steps_cpu=60, steps_gpu=60, n_eval=200, gibbs_steps=(1, 3, 10), n_likelihood=100,
     n_pseudo_likelihood=20, iwae_ks=(1, 10))
 
 
-def _coverage_dict(coverage: compare.ClassCoverage) -> dict[str, Any]:
+def _coverage_dict(coverage: coverage.ClassCoverage) -> dict[str, Any]:
     return {"covered": coverage.covered, "kl_to_uniform": coverage.kl_to_uniform,
             "shares": [float(v) for v in coverage.shares]}
 
 
-def run_comparison_bench(settings: comparison.ComparisonSettings | None = None, *,
+def run_comparison_bench(settings: family_comparison.ComparisonSettings | None = None, *,
                          quick: bool = False, seed: int = 0, device: torch.device | None = None,
                          log: Log = print) -> dict[str, Any]:
     """Chapter 10's summary table: FD, class coverage, likelihood, cost to train and sample.
 
-    Calls the functions of :mod:`genmodels.comparison` in the chapter's order with its
+    Calls the functions of :mod:`genmodels.experiments.family_comparison` in the chapter's order with its
     settings (one CPU thread on a CPU, as the chapter), so every number reproduces the
     chapter's except the times.
     """
-    s = settings or (QUICK_COMPARISON if quick else comparison.ComparisonSettings())
+    s = settings or (QUICK_COMPARISON if quick else family_comparison.ComparisonSettings())
     device = device if device is not None else pick_device()
     threads = torch.get_num_threads()
     if device.type == "cpu":
@@ -473,44 +468,44 @@ def run_comparison_bench(settings: comparison.ComparisonSettings | None = None, 
         torch.set_num_threads(threads)
 
 
-def _comparison(s: comparison.ComparisonSettings, seed: int, device: torch.device, log: Log
+def _comparison(s: family_comparison.ComparisonSettings, seed: int, device: torch.device, log: Log
                 ) -> dict[str, Any]:
     n_steps = budget_for(device, cpu=s.steps_cpu, gpu=s.steps_gpu)
     generator = seed_everything(seed)
-    images = comparison.binarised_fashion_mnist(device)
+    images = family_comparison.binarised_fashion_mnist(device)
     x_train, x_test = images.train, images.test
     classifier = _classifier(device)
-    fd_to_test = metrics.FrechetReference(x_test[:s.n_eval], classifier)
-    cost: dict[str, compare.Stopwatch] = {}
+    fd_to_test = sample_quality.FrechetReference(x_test[:s.n_eval], classifier)
+    cost: dict[str, timing.Stopwatch] = {}
 
-    vae_model = comparison.comparison_vae(s, seed).to(device)
-    with compare.Stopwatch(device) as cost["VAE"]:
-        comparison.train_vae_on_batches(vae_model, train.fixed_step_minibatches(
+    vae_model = family_comparison.comparison_vae(s, seed).to(device)
+    with timing.Stopwatch(device) as cost["VAE"]:
+        family_comparison.train_vae_on_batches(vae_model, train.fixed_step_minibatches(
             x_train, n_steps, s.batch_size, generator), s, generator)
     _say(log, f"  comparison VAE: {n_steps} steps, {cost['VAE'].wall:.1f} s")
 
-    G, D = comparison.comparison_gan(s, seed, device)
-    with compare.Stopwatch(device) as cost["GAN"]:
-        gan_history = comparison.train_gan_on_batches(G, D, train.fixed_step_minibatches(
+    G, D = family_comparison.comparison_gan(s, seed, device)
+    with timing.Stopwatch(device) as cost["GAN"]:
+        gan_history = family_comparison.train_gan_on_batches(G, D, train.fixed_step_minibatches(
             x_train, n_steps, s.batch_size, generator), s, generator)
     _say(log, f"  comparison GAN: {n_steps} steps, {cost['GAN'].wall:.1f} s")
 
     flat_train = x_train.reshape(len(x_train), -1)
-    rbm_model = comparison.comparison_rbm(flat_train, s, seed)
-    rows = comparison.rows_of_shuffled_passes(flat_train, n_steps * s.batch_size, generator)
+    rbm_model = family_comparison.comparison_rbm(flat_train, s, seed)
+    rows = family_comparison.rows_of_shuffled_passes(flat_train, n_steps * s.batch_size, generator)
     monitor = x_test[:s.n_rbm_monitor].reshape(s.n_rbm_monitor, -1)
-    with compare.Stopwatch(device) as cost["RBM"]:
-        rbm_history = comparison.train_pcd_rbm(rbm_model, rows, s, monitor, generator)
+    with timing.Stopwatch(device) as cost["RBM"]:
+        rbm_history = family_comparison.train_pcd_rbm(rbm_model, rows, s, monitor, generator)
     _say(log, f"  comparison RBM: {rbm_history.steps[-1]} updates, {cost['RBM'].wall:.1f} s")
 
-    gibbs_states, gibbs_means = comparison.rbm_chains_from_noise(rbm_model, s, generator)
+    gibbs_states, gibbs_means = family_comparison.rbm_chains_from_noise(rbm_model, s, generator)
     gibbs_rows = [{"steps": t, "fd": fd_to_test(gibbs_states[t]),
-                   **_coverage_dict(compare.class_coverage(classifier.probs(gibbs_states[t])))}
+                   **_coverage_dict(coverage.class_coverage(classifier.probs(gibbs_states[t])))}
                   for t in s.gibbs_steps]
-    samples, means = comparison.samples_and_means(vae_model, G, gibbs_states, gibbs_means, s,
+    samples, means = family_comparison.samples_and_means(vae_model, G, gibbs_states, gibbs_means, s,
                                                   generator)
-    sample_ms = comparison.sampling_cost_ms(vae_model, G, rbm_model, s, generator)
-    lik = comparison.likelihoods_on_test_images(vae_model, rbm_model, x_test, s, generator)
+    sample_ms = family_comparison.sampling_cost_ms(vae_model, G, rbm_model, s, generator)
+    lik = family_comparison.likelihoods_on_test_images(vae_model, rbm_model, x_test, s, generator)
     k_max = max(s.iwae_ks)
     likelihood = {
         "VAE": {"kind": "lower bound", "elbo": lik.elbo,
@@ -522,7 +517,7 @@ def _comparison(s: comparison.ComparisonSettings, seed: int, device: torch.devic
     }
     models = {}
     for name in samples:
-        quality = comparison.sample_quality(samples[name], means[name], classifier, fd_to_test)
+        quality = family_comparison.sample_quality(samples[name], means[name], classifier, fd_to_test)
         models[name] = {
             "fd_binary": quality.fd_binary,
             "fd_mean": quality.fd_mean,
@@ -532,7 +527,7 @@ def _comparison(s: comparison.ComparisonSettings, seed: int, device: torch.devic
             "ms_per_1000_samples": sample_ms[name],
         }
     n = s.n_eval
-    real = compare.class_coverage(classifier.probs(x_train[:n]))
+    real = coverage.class_coverage(classifier.probs(x_train[:n]))
     return {
         "chapter": "ch10_comparison",
         "settings": {**asdict(s), "steps": n_steps},
@@ -593,4 +588,3 @@ def seeds_of(section: Mapping[str, Any]) -> list[int]:
     seeds = section.get("seeds", [])
     values = seeds.values() if isinstance(seeds, Mapping) else seeds
     return sorted({int(v) for v in values})
-

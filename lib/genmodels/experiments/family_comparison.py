@@ -4,7 +4,7 @@ Every model is trained for the same number of parameter updates on minibatches o
 same binarised Fashion-MNIST images, then sampled and measured with the same metrics
 (Fréchet distance, class coverage, likelihood where one is defined, cost). The chapter
 calls these functions cell by cell, in this order, and the results appendix
-(``genmodels.bench_chapters``) calls the same ones, so the two draw the same random
+(``genmodels.bench.sections``) calls the same ones, so the two draw the same random
 numbers and print the same numbers:
 
 1. :func:`binarised_fashion_mnist` — the images; :class:`ComparisonSettings` — the budget
@@ -28,9 +28,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from genmodels import compare, data, gan, rbm, train, vae
-from genmodels import evaluation as ev
-from genmodels.validation import check_positive_int, check_positive_int_fields
+from genmodels import gan, rbm, vae
+from genmodels.core import data, timing, train
+from genmodels.core.validation import check_positive_int, check_positive_int_fields
+from genmodels.experiments import rbm_digits
+from genmodels.measure import coverage
+from genmodels.measure import vae_diagnostics as ev
 
 __all__ = [
     "BinarisedFashionMNIST",
@@ -156,7 +159,7 @@ def train_vae_on_batches(
 ) -> train.History:
     """One pass of Adam on the negative ELBO (``vae.vae_step_loss``) over ``make_batches()``.
 
-    With :func:`genmodels.train.fixed_step_minibatches` the pass is exactly the budget of
+    With :func:`genmodels.core.train.fixed_step_minibatches` the pass is exactly the budget of
     updates. Returns fit's History (``loss`` in nats per image). Book: eq-vae-loss.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.vae_lr)
@@ -206,10 +209,10 @@ def train_gan_on_batches(
 def comparison_rbm(x_flat: torch.Tensor, settings: ComparisonSettings, seed: int) -> rbm.BernoulliRBM:
     """Chapter 10's RBM for flattened binary images ``x_flat`` ``[N, 784]``.
 
-    ``rbm.rbm_with_data_log_odds``: weights seeded with ``seed``, visible biases at the
+    ``rbm_digits.rbm_with_data_log_odds``: weights seeded with ``seed``, visible biases at the
     data's log-odds.
     """
-    return rbm.rbm_with_data_log_odds(x_flat, settings.rbm_hidden, seed)
+    return rbm_digits.rbm_with_data_log_odds(x_flat, settings.rbm_hidden, seed)
 
 
 def rows_of_shuffled_passes(
@@ -253,13 +256,13 @@ def rbm_chains_from_noise(
 
     The noise is drawn on the generator's device and moved to the model's. Returns
     ``(states, means)``: step count → binary states ``[n_eval, 1, 28, 28]``, and → the
-    visible probabilities p(v | h) of the same step (see ``rbm.gibbs_snapshots``).
+    visible probabilities p(v | h) of the same step (see ``rbm_digits.gibbs_snapshots``).
     """
     device = model.weight.device
     noise_device = generator.device if generator is not None else device
     start = (torch.rand(settings.n_eval, model.n_visible, generator=generator,
                         device=noise_device) < 0.5).float().to(device)
-    states, probs = rbm.gibbs_snapshots(model, start, settings.gibbs_steps, generator)
+    states, probs = rbm_digits.gibbs_snapshots(model, start, settings.gibbs_steps, generator)
     as_images = {t: v.reshape(-1, 1, 28, 28) for t, v in states.items()}
     return as_images, {t: p.reshape(-1, 1, 28, 28) for t, p in probs.items()}
 
@@ -314,7 +317,7 @@ def sampling_cost_ms(
     settings: ComparisonSettings,
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
-    """Milliseconds per 1000 samples of each model (``compare.ms_per_1000_samples``).
+    """Milliseconds per 1000 samples of each model (``timing.ms_per_1000_samples``).
 
     The VAE and the GAN: one network pass (median of 3 runs of 1000); the RBM: the last
     of ``gibbs_steps`` Gibbs steps from noise (one run of 100 chains, scaled).
@@ -322,11 +325,11 @@ def sampling_cost_ms(
     device = next(G.parameters()).device
     steps, latent = settings.gibbs_steps[-1], settings.latent_dim
     return {
-        "VAE": compare.ms_per_1000_samples(lambda k: vae_model.sample(k, generator=generator),
+        "VAE": timing.ms_per_1000_samples(lambda k: vae_model.sample(k, generator=generator),
                                            device=device),
-        "GAN": compare.ms_per_1000_samples(
+        "GAN": timing.ms_per_1000_samples(
             lambda k: G(gan.sample_latent(k, latent, device, generator)), device=device),
-        "RBM": compare.ms_per_1000_samples(
+        "RBM": timing.ms_per_1000_samples(
             lambda k: rbm_model.sample(k, steps, generator=generator), n=100, repeats=1,
             device=device),
     }
@@ -372,7 +375,7 @@ class SampleQuality(NamedTuple):
 
     fd_binary: float
     fd_mean: float
-    coverage: compare.ClassCoverage
+    coverage: coverage.ClassCoverage
 
 
 def sample_quality(
@@ -382,11 +385,11 @@ def sample_quality(
     frechet_to_test: Callable[[torch.Tensor], float],
 ) -> SampleQuality:
     """Measure one model: ``frechet_to_test`` of its binary draws and of its mean images
-    (e.g. a ``metrics.FrechetReference`` of the test images), and ``compare.class_coverage``
+    (e.g. a ``metrics.FrechetReference`` of the test images), and ``coverage.class_coverage``
     of the classifier's probabilities of the binary draws. Book: eq-frechet-distance,
     eq-class-kl-to-uniform."""
     return SampleQuality(
         fd_binary=frechet_to_test(samples),
         fd_mean=frechet_to_test(means),
-        coverage=compare.class_coverage(classifier.probs(samples)),  # type: ignore[attr-defined]
+        coverage=coverage.class_coverage(classifier.probs(samples)),  # type: ignore[attr-defined]
     )

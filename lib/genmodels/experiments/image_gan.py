@@ -1,7 +1,7 @@
 """Chapter 8's experiment: an MLP GAN and a DCGAN on Fashion-MNIST, trained and measured.
 
 The chapter calls these functions cell by cell, and the results appendix
-(:mod:`genmodels.bench_chapters`) calls the same ones with the same settings, so the two
+(:mod:`genmodels.bench.sections`) calls the same ones with the same settings, so the two
 draw the same random numbers in the same order and print the same numbers:
 
 1. :class:`ImageGanSettings` — the budgets on a CPU and on a GPU, the batch size, the
@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genmodels import gan, gan_monitor, train
-from genmodels.device import budget_for
-from genmodels.validation import check_positive_int, check_positive_int_fields
+from genmodels import gan
+from genmodels.core import train
+from genmodels.core.device import budget_for
+from genmodels.core.validation import check_positive_int, check_positive_int_fields
+from genmodels.measure import gan_monitor
 
 __all__ = [
     "HISTORY_TERMS",
@@ -104,7 +106,7 @@ def _check_images(name: str, images: torch.Tensor) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; "
-                         "convert them with genmodels.data.to_float_images.")
+                         "convert them with genmodels.core.data.to_float_images.")
 
 
 def reference_frechet_distances(
@@ -117,7 +119,7 @@ def reference_frechet_distances(
     """The reference points of chapter 8's Fréchet scale, each from ``n_eval`` images.
 
     ``frechet_to_test(images)`` is the distance (eq-frechet-distance) to the test
-    images (e.g. a :class:`genmodels.metrics.FrechetReference`). The four image sets:
+    images (e.g. a :class:`genmodels.measure.sample_quality.FrechetReference`). The four image sets:
     the first ``n_eval`` training images (the floor); the same images blurred (each 4×4
     block replaced by its mean); the first ``n_eval`` trousers of the training set (one
     class only); uniform noise ``U(0, 1)`` drawn from ``generator`` on the CPU (the only
@@ -166,19 +168,19 @@ def train_gan_recording_samples(
     Both players get Adam(``settings.lr``, ``settings.betas``, fused if
     ``settings.fused_adam``); each step is :func:`genmodels.gan.make_gan_step` on a
     minibatch of ``settings.batch_size`` real images
-    (:func:`genmodels.train.fixed_step_minibatches`: exactly ``n_steps`` of them, in
+    (:func:`genmodels.core.train.fixed_step_minibatches`: exactly ``n_steps`` of them, in
     shuffled passes); it also returns the discriminator's accuracies on the batch of its
     update, before the update. G(z) of ``settings.n_eval`` fixed codes (drawn from
     ``generator`` before training) is recorded before training, every
     ``n_steps // settings.snapshots`` steps and at the end
-    (:class:`genmodels.gan_monitor.SampleRecorder`). Draw order: the fixed codes, then per
+    (:class:`genmodels.measure.gan_monitor.SampleRecorder`). Draw order: the fixed codes, then per
     step the batch permutation (once per pass), the discriminator's fakes and the
     generator's fakes — all from ``generator``.
 
     Args:
         G, D: the players on ``x_train``'s device (D returns logits ``[B]``).
         x_train: training images ``[N, 1, 28, 28]`` in [0, 1].
-        progress, desc: :func:`genmodels.train.fit`'s progress bar and its label.
+        progress, desc: :func:`genmodels.core.train.fit`'s progress bar and its label.
 
     Returns ``(history, recorder)``: fit's History with :data:`HISTORY_TERMS` per step, and
     the recorder (``recorder.images()`` ``[T, n_eval, 1, 28, 28]``, ``recorder.steps``).

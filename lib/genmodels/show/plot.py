@@ -375,7 +375,7 @@ def loss_curves(
     logy: bool = False,
 ) -> Axes:
     """Plot recorded terms against the step: one line per key of ``history.values`` (a
-    :class:`genmodels.train.History`, or a dict name -> list of floats). With ``smooth > 0``
+    :class:`genmodels.core.train.History`, or a dict name -> list of floats). With ``smooth > 0``
     the raw values are drawn faintly and their moving average on top."""
     if isinstance(history, Mapping):
         values, steps = dict(history), None

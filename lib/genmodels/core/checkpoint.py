@@ -2,7 +2,7 @@
 
 A checkpoint is one file holding three things: the model's ``state_dict``, the
 configuration that builds the model (plain Python types only) and, optionally, the
-training :class:`~genmodels.train.History`. Loading never unpickles arbitrary objects:
+training :class:`~genmodels.core.train.History`. Loading never unpickles arbitrary objects:
 ``torch.load(..., weights_only=True)`` only accepts tensors and plain containers, so a
 checkpoint downloaded from elsewhere cannot run code. The model is rebuilt by a function
 you pass, ``build(config) -> nn.Module``, and then receives the weights.
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genmodels.train import History
+from genmodels.core.train import History
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -79,7 +79,7 @@ def save_checkpoint(
     config = dict(config)
     _check_plain(config, "config")
     if history is not None and not isinstance(history, History):
-        raise TypeError(f"history must be a genmodels.train.History or None, got {type(history).__name__}.")
+        raise TypeError(f"history must be a genmodels.core.train.History or None, got {type(history).__name__}.")
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -129,7 +129,7 @@ def load_checkpoint(
     if not path.is_file():
         raise FileNotFoundError(
             f"no checkpoint at {str(path)!r}: train the model and save it with "
-            "genmodels.checkpoint.save_checkpoint(path, model, config), or fix the path."
+            "genmodels.core.checkpoint.save_checkpoint(path, model, config), or fix the path."
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -137,12 +137,12 @@ def load_checkpoint(
         raise ValueError(
             f"{str(path)!r} cannot be loaded safely with torch.load(weights_only=True): it is "
             "corrupted or holds arbitrary Python objects. Re-save it with "
-            f"genmodels.checkpoint.save_checkpoint. ({type(err).__name__}: {err})"
+            f"genmodels.core.checkpoint.save_checkpoint. ({type(err).__name__}: {err})"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(
             f"{str(path)!r} is not a genmodels checkpoint (expected a dict with format={FORMAT!r}); "
-            "save checkpoints with genmodels.checkpoint.save_checkpoint."
+            "save checkpoints with genmodels.core.checkpoint.save_checkpoint."
         )
     config = payload["config"]
     try:

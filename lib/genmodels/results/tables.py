@@ -1,7 +1,7 @@
 """The benchmark's results as tables: plain text for the command line, HTML for the appendix.
 
 ``python -m genmodels.bench`` writes one JSON document per section (see
-:mod:`genmodels.bench` and :mod:`genmodels.bench_chapters`); :func:`section_html` renders a
+:mod:`genmodels.bench` and :mod:`genmodels.bench.sections`); :func:`section_html` renders a
 section for the results appendix (``book/appendix_results.ipynb``) with its provenance
 (machine, versions, seeds, load) and the references its numbers are compared with, and
 :func:`format_section_text` prints it on the command line. One ``*_tables`` function per
@@ -349,3 +349,37 @@ def section_html(name: str, doc: Mapping[str, Any]) -> str:
                         "do not reproduce the chapter. Run <code>make bench</code> for the real "
                         "ones.</strong></p>")
     return "\n".join(parts)
+
+
+def format_gan_table(section: dict[str, Any]) -> str:
+    """The GAN section as a plain-text table (one row per data set and variant)."""
+    lines = [
+        f"{'data':5s} {'variant':42s} {'modes':>13s} {'high quality %':>15s} "
+        f"{'reverse KL':>11s} {'s/run':>6s}",
+    ]
+    for r in section["results"]:
+        m, s = r["mean"], r["std"]
+        modes = f"{m['modes_captured']:.1f}±{s['modes_captured']:.1f}/{r['n_modes']}"
+        hq = f"{100 * m['high_quality_share']:.1f}±{100 * s['high_quality_share']:.1f}"
+        rkl = "inf" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
+        lines.append(f"{r['dataset']:5s} {r['label']:42s} {modes:>13s} {hq:>15s} "
+                     f"{rkl:>11s} {m['wall_time']:6.1f}")
+    for p in section["published"]:
+        lines.append(f"{p['dataset']:5s} {'published: ' + p['method']:42s} "
+                     f"{p['modes_captured']:>13.1f} {100 * p['high_quality_share']:>15.1f} "
+                     f"{'':>11s} {'':>6s}")
+    return "\n".join(lines)
+
+
+def format_vae_table(section: Mapping[str, Any]) -> str:
+    """The VAE section as a few lines of text."""
+    lines = [f"{section['model']}, {section['epochs']} epochs of batch {section['batch_size']}:",
+             f"  {section['seconds_per_epoch']:.1f} s/epoch, test ELBO "
+             f"{section['test_elbo']:.1f} nats/image on {section['n_test']} test images"]
+    if "iwae" in section:
+        iwae = ", ".join(f"k={k}: {v['mean']:.1f}" for k, v in section["iwae"].items())
+        fd = section["frechet"]
+        lines.append(f"  IWAE ({section['n_iwae']} images) {iwae}; active units "
+                     f"{section['active_units']}; FD of prior samples {fd['prior_samples']:.1f} "
+                     f"(real images {fd['real_train_images']:.1f})")
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""Moved from cli.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genmodels.bench.provenance import git_commit
+from genmodels.core.device import pick_device
+from genmodels.experiments.toy_gan import (
+    GAN_CONFIGS,
+    MIXTURES,
+    PUBLISHED,
+    GanConfig,
+    ToyGanSettings,
+    settings_for,
+    train_toy_gan,
+)
+
+
+def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation; ``None`` if any value is ``None`` (infinite)."""
+    if any(v is None for v in values):
+        return None, None
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def _one_run(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int,
+             device: str, threads: int | None) -> dict[str, Any]:
+    """Train one GAN and return its numbers (a top-level function, for worker processes)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    run = train_toy_gan(dataset, config, settings, seed=seed, device=torch.device(device))
+    rkl = run.metrics.reverse_kl
+    return {
+        "seed": seed,
+        "modes_captured": run.metrics.modes_captured,
+        "high_quality_share": run.metrics.high_quality_share,
+        # inf (no high-quality sample at all) is stored as None: JSON has no inf.
+        "reverse_kl": rkl if math.isfinite(rkl) else None,
+        "wall_time": run.wall_time,
+    }
+
+
+def run_gan_bench(
+    seeds: Sequence[int] = range(5),
+    datasets: Sequence[str] = ("ring", "grid"),
+    configs: Sequence[GanConfig] = GAN_CONFIGS,
+    settings: ToyGanSettings | Mapping[str, ToyGanSettings] | None = None,
+    device: torch.device | None = None,
+    log: Callable[[str], None] | None = print,
+    jobs: int = 1,
+    runs_file: Path | str | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train every ``config`` on every ``dataset`` once per seed; return a JSON-able dict.
+
+    With ``jobs > 1`` the runs are spread over that many worker processes (one CPU thread
+    each), which pays off on a multi-core CPU since each tiny 2-D GAN uses one core.
+
+    With ``runs_file`` every finished run is appended to that file at once (one JSON line
+    with its data set, variant, settings, seed and numbers), so that a stopped benchmark
+    loses nothing. Without ``resume`` the file is started afresh; with ``resume`` the runs
+    already in it whose data set, variant, settings and seed match a task are reused, not
+    retrained (the count is returned as ``"reused_runs"``; each reused result carries
+    ``"from_commit"``, the commit of the code that produced it).
+
+    Returns ``{"settings", "configs", "protocol", "seeds", "published", "results",
+    "wall_time"}`` where each entry of ``results`` is ``{"dataset", "config", "label",
+    "pack", "n_modes", "per_seed": [{"seed", "modes_captured", "high_quality_share",
+    "reverse_kl", "wall_time"}], "mean": {...}, "std": {...}}`` (means and sample standard
+    deviations over the seeds; a reverse KL is ``None`` when it is infinite).
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: pass at least one seed, e.g. --seeds 5.")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}.")
+    device = device if device is not None else pick_device()
+    start = time.perf_counter()
+    tasks = [(dataset, config, settings_for(dataset, settings), seed)
+             for dataset in datasets for config in configs for seed in seeds]
+    outcomes: dict[tuple[str, str, int], dict[str, Any]] = {}
+    log_path = Path(runs_file) if runs_file is not None else None
+    reused = 0
+    git = git_commit() if log_path is not None else None
+    commit = None if git is None else git["commit"]
+    if log_path is not None:
+        if resume:
+            finished = read_finished_runs(log_path)
+            # Rewrite the file without a cut-off last line, so that new runs append cleanly.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("".join(json.dumps({"key": k, "result": r}, allow_nan=False)
+                                        + "\n" for k, r in finished.items()))
+            # Reused results keep "from_commit": the code that produced them.
+            for task in tasks:
+                key = run_key(*task)
+                if key in finished:
+                    dataset, config, _, seed = task
+                    outcomes[dataset, config.name, seed] = finished[key]
+                    reused += 1
+            tasks = [t for t in tasks if (t[0], t[1].name, t[3]) not in outcomes]
+            if log is not None:
+                log(f"  resuming from {log_path}: {reused} run(s) reused, {len(tasks)} to train")
+        else:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("")
+
+    def record(task: tuple[str, GanConfig, ToyGanSettings, int], out: dict[str, Any]) -> None:
+        dataset, config, _, seed = task
+        outcomes[dataset, config.name, seed] = out
+        if log_path is not None:
+            with log_path.open("a") as f:
+                saved = {**out, "from_commit": commit}
+                f.write(json.dumps({"key": run_key(*task), "result": saved}, allow_nan=False)
+                        + "\n")
+        if log is not None:
+            log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
+                f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")
+
+    if jobs == 1:
+        for task in tasks:
+            record(task, _one_run(*task, str(device), None))
+    else:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = {pool.submit(_one_run, *task, str(device), 1): task for task in tasks}
+            for future in cf.as_completed(futures):
+                record(futures[future], future.result())
+    results = []
+    for dataset in datasets:
+        for config in configs:
+            per_seed = [outcomes[dataset, config.name, seed] for seed in seeds]
+            summary_mean, summary_std = {}, {}
+            for key in ("modes_captured", "high_quality_share", "reverse_kl", "wall_time"):
+                summary_mean[key], summary_std[key] = _mean_std([r[key] for r in per_seed])
+            results.append({
+                "dataset": dataset,
+                "config": config.name,
+                "label": config.label,
+                "pack": config.pack_for(dataset),
+                "n_modes": MIXTURES[dataset]().n_modes,
+                "per_seed": per_seed,
+                "mean": summary_mean,
+                "std": summary_std,
+            })
+    return {
+        "settings": {d: asdict(settings_for(d, settings)) for d in datasets},
+        "configs": [asdict(c) for c in configs],
+        "protocol": {
+            "ring": "8 Gaussians on a circle of radius 1, std 0.01",
+            "grid": "25 Gaussians centred on {-4,-2,0,2,4}^2, std 0.05",
+            "n_samples": settings_for(datasets[0], settings).n_eval,
+            "high_quality": "within 3 std of the nearest centre",
+            "mode_captured": "nearest centre of >= 1 high-quality sample",
+        },
+        "seeds": seeds,
+        "jobs": jobs,
+        "published": list(PUBLISHED),
+        "results": results,
+        "reused_runs": reused,
+        "wall_time": time.perf_counter() - start,
+    }
+
+
+def run_key(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int) -> str:
+    """What identifies one run of the benchmark: a canonical JSON string of its data set,
+    variant, settings and seed (two runs with the same key give the same numbers on the
+    same machine and code)."""
+    return json.dumps({"dataset": dataset, "config": asdict(config),
+                       "settings": asdict(settings), "seed": seed}, sort_keys=True)
+
+
+def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:
+    """The runs recorded in a ``runs_file`` of :func:`run_gan_bench`, by :func:`run_key`.
+
+    A missing file holds no runs. A line cut off by a stopped benchmark (the last one, not
+    valid JSON) is skipped; any other malformed line raises ``ValueError`` naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    finished: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            finished[entry["key"]] = entry["result"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            if number == len(lines):
+                continue  # the run that was being written when the benchmark stopped
+            raise ValueError(f"{path}, line {number}: not a run of the benchmark ({error}); "
+                             "delete the file or run without --resume.") from error
+    return finished
