@@ -1,17 +1,22 @@
-"""Smoke tests of ``python -m genmodels.bench`` on a tiny budget: structure, not numbers."""
+"""Tests of ``python -m genmodels.bench`` on tiny budgets: structure (not numbers), the one section
+signature, where results are written, and resume keys equal to the old benchmark's."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from genmodels import results
-from genmodels.bench import cli, gan_runs, provenance
+from genmodels.bench import cli, gan_runs, provenance, sections
 from genmodels.experiments import toy_gan
 from genmodels.results import tables
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_cli_writes_table_and_json(tmp_path, capsys):
@@ -22,6 +27,8 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "vanilla GAN (saturating loss)" in printed
     assert "published: PacGAN2" in printed
+    assert "published: PacGAN2" in printed.split("training settings")[0]  # beside the runs
+    assert "training settings of every variant" in printed
     assert f"wrote {out}" in printed
 
     doc = json.loads(out.read_text())  # strict JSON: no NaN/inf
@@ -31,7 +38,9 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
         assert key in doc["machine"]
     assert doc["machine"]["torch"] == torch.__version__
     section = doc["gan"]
-    assert section["seeds"] == [0]
+    assert section["seeds"] == [0] and doc["seeds"] == [0]
+    assert section["chapter"] == "ch09_gan_failure_modes"
+    assert section["device"].startswith("cpu") and section["torch_threads"] == 1
     assert section["settings"]["ring"]["steps"] == 20
     assert section["settings"]["ring"]["latent_dim"] == 2
     assert section["protocol"]["n_samples"] == 2500
@@ -61,7 +70,12 @@ def test_summary_over_seeds_is_mean_and_sample_std():
     assert r["mean"]["high_quality_share"] == pytest.approx(sum(hq) / 2)
     assert r["std"]["high_quality_share"] == pytest.approx(abs(hq[0] - hq[1]) / math.sqrt(2))
     table = tables.format_gan_table(section)
-    assert "grid" in table and "/25" in table
+    assert table == tables.format_table_text(tables.gan_tables(section)[0])  # one formatter
+    (row,) = [line for line in table.splitlines() if line.startswith("grid")][:1]
+    m, sd = r["mean"], r["std"]
+    assert f"{m['modes_captured']:.1f} ± {sd['modes_captured']:.1f} / 25" in row
+    assert f"{100 * m['high_quality_share']:.1f} ± {100 * sd['high_quality_share']:.1f}" in row
+    assert "published: PacGAN4" in table
 
 
 def test_runs_file_records_each_run_and_resume_reuses_only_matching_runs(tmp_path):
@@ -146,18 +160,23 @@ def test_bad_input_is_explained(tmp_path):
 
 def test_vae_section_structure():
     from genmodels.core import data
+    from genmodels.experiments.vae_fashion import FashionVAESettings
 
     try:
         data.load_fashion_mnist("test", download=False)
     except data.DatasetError:
         pytest.skip("Fashion-MNIST is not available offline here")
-    section = cli.run_vae_bench(epochs=1, n_train=256, n_test=128, batch_size=64,
-                                  device=torch.device("cpu"), log=None)
+    settings = sections.VaeBenchSettings(FashionVAESettings(batch_size=64, n_train_elbo=256,
+                                                            n_iwae=64, n_fd=128),
+                                         epochs=1, n_train=256, n_test=128)
+    section = sections.run_vae_bench(settings, device=torch.device("cpu"), log=None)
     assert section["n_train"] == 256 and section["n_test"] == 128
+    assert section["batch_size"] == 64 and section["epochs"] == 1
     assert section["seconds_per_epoch"] > 0
     # A Bernoulli ELBO is a log-likelihood bound: negative, and finite.
     assert math.isfinite(section["test_elbo"]) and section["test_elbo"] < 0
-    assert "MLPVAE" in cli.format_vae_table(section)
+    text = tables.format_section_text("vae", {"vae": section})
+    assert text.startswith("MLPVAE") and f"{section['test_elbo']:.2f}" in text
 
 
 def test_git_commit_ignores_only_the_benchmarks_own_result_files(tmp_path):
@@ -181,3 +200,150 @@ def test_git_commit_ignores_only_the_benchmarks_own_result_files(tmp_path):
     code.write_text("x = 2\n")
     assert provenance.git_commit(tmp_path)["modified"]
     assert provenance.git_commit(tmp_path / "lib")["modified"]  # any folder of the repository
+
+
+# ---------------------------------------------------------------------------- one signature
+
+
+def test_every_section_has_the_one_signature():
+    expected = inspect.signature(sections.SectionRun.__call__)
+    expected = expected.replace(parameters=list(expected.parameters.values())[1:])  # no self
+    assert list(sections.SECTIONS)[0] == "gan"  # registered with the others, run first
+    for name, section in sections.SECTIONS.items():
+        signature = inspect.signature(section.run)
+        assert [(p.name, p.kind) for p in signature.parameters.values()] == \
+            [(p.name, p.kind) for p in expected.parameters.values()], name
+        assert [p.default for p in signature.parameters.values()] == \
+            [p.default for p in expected.parameters.values()], name
+
+
+def test_main_calls_every_section_alike_with_its_settings(tmp_path, monkeypatch, capsys):
+    """Fake sections that return the shipped results: main passes each its own settings
+    object (built from its options, None without any) and the same keywords."""
+    calls = {}
+
+    def fake(name):
+        def run(settings=None, *, quick=False, seed=0, device=None, log=print):
+            calls[name] = (settings, quick, seed, device)
+            return results.load_results(name)[name]
+        return run
+
+    fakes = {n: s._replace(run=fake(n)) for n, s in sections.SECTIONS.items()}
+    monkeypatch.setattr(cli, "SECTIONS", fakes)
+    docs = cli.main(["--only", "gan,gibbs,vae", "--data-dir", str(tmp_path), "--device", "cpu",
+                     "--seed", "3", "--seeds", "2", "--datasets", "grid", "--configs",
+                     "vanilla", "--steps", "7", "--jobs", "2", "--runs-file", "-",
+                     "--vae-epochs", "9"])
+    assert list(docs) == list(calls) == ["gan", "gibbs", "vae"]
+    cpu = torch.device("cpu")
+    assert calls["gibbs"] == (None, False, 3, cpu)
+    assert calls["vae"] == (sections.VaeBenchSettings(epochs=9), False, 3, cpu)
+    assert calls["gan"] == (gan_runs.GanBenchSettings(n_seeds=2, datasets=("grid",),
+                                                      configs=("vanilla",), steps=7, jobs=2,
+                                                      runs_file=None), False, 3, cpu)
+    printed = capsys.readouterr().out
+    for name in calls:  # every table printed by the one formatter
+        assert tables.format_section_text(name, results.load_results(name)) in printed
+        assert (tmp_path / f"bench_{name}.json").is_file()
+    with pytest.raises(SystemExit):  # --out names one file: one section
+        cli.main(["--only", "gibbs,vae", "--out", str(tmp_path / "x.json")])
+
+
+def test_gan_settings_explain_bad_input():
+    with pytest.raises(ValueError, match=r"n_seeds \(--seeds\) must be a positive int, got 0"):
+        gan_runs.GanBenchSettings(n_seeds=0)
+    with pytest.raises(ValueError, match="unknown dataset 'moons'.*ring, grid"):
+        gan_runs.GanBenchSettings(datasets=("moons",))
+    with pytest.raises(ValueError, match="non-empty tuple of names.*configs=\\('vanilla',\\)"):
+        gan_runs.GanBenchSettings(configs="vanilla")
+    with pytest.raises(ValueError, match="unknown GAN configuration 'nope'"):
+        gan_runs.GanBenchSettings(configs=("nope",))
+    with pytest.raises(TypeError, match="settings must be a GanBenchSettings"):
+        gan_runs.run_gan_section(toy_gan.ToyGanSettings(), log=None)
+    with pytest.raises(SystemExit, match="--seeds"):
+        cli.main(["--only", "gan", "--seeds", "0", "--out", "-"])
+    with pytest.raises(ValueError, match=r"VaeBenchSettings.epochs \(or None\) must be a positive"):
+        sections.VaeBenchSettings(epochs=0)
+
+
+# ---------------------------------------------------------------------------- where results go
+
+
+def tiny_gan_run(*extra: str) -> list[str]:
+    return ["--only", "gan", "--steps", "3", "--seeds", "1", "--datasets", "ring", "--configs",
+            "vanilla", "--device", "cpu", *extra]
+
+
+def test_a_full_run_writes_into_the_package(tmp_path, monkeypatch, capsys):
+    package, cwd = tmp_path / "package_results", tmp_path / "cwd"
+    package.mkdir()
+    cwd.mkdir()
+    monkeypatch.setattr(results, "RESULTS_DIR", package)
+    monkeypatch.chdir(cwd)
+    cli.main(tiny_gan_run())
+    assert f"wrote {package / 'bench_gan.json'}" in capsys.readouterr().out
+    assert results.load_results("gan")["quick"] is False  # what the chapters read
+    assert (cwd / cli.DEFAULT_RUNS_FILE).is_file()  # the runs log stays outside the package
+    assert sorted(p.name for p in package.iterdir()) == ["bench_gan.json"]
+
+
+def test_a_quick_run_never_writes_into_the_package(tmp_path, monkeypatch, capsys):
+    package, cwd = tmp_path / "package_results", tmp_path / "cwd"
+    package.mkdir()
+    cwd.mkdir()
+    monkeypatch.setattr(results, "RESULTS_DIR", package)
+    monkeypatch.chdir(cwd)
+    cli.main(tiny_gan_run("--quick"))
+    printed = capsys.readouterr().out
+    quick = Path("_build/bench/quick")
+    assert f"results go to {quick}/, not into the package ({package})" in printed
+    assert f"wrote {quick / 'bench_gan.json'}" in printed
+    assert json.loads((cwd / quick / "bench_gan.json").read_text())["quick"] is True
+    assert (cwd / quick / "gan_runs.jsonl").is_file()
+    assert not (cwd / cli.DEFAULT_RUNS_FILE).exists()  # a full run's log is left alone
+    assert list(package.iterdir()) == []
+    cli.main(tiny_gan_run("--quick", "--data-dir", str(tmp_path / "elsewhere")))
+    assert (tmp_path / "elsewhere" / "bench_gan.json").is_file()
+    assert list(package.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- resume keys
+
+
+def old_run_keys() -> list[dict]:
+    """Keys of the old benchmark (lib/genmodels/bench.py at commit 4257f5c) for every data
+    set, variant and seed 0..4, with the full and the quick settings (tests/data)."""
+    return json.loads((DATA / "gan_run_keys_4257f5c.json").read_text())["runs"]
+
+
+def test_run_keys_are_those_of_the_old_benchmark():
+    settings = {"default": gan_runs.GanBenchSettings().toy_gan_settings(quick=False),
+                "quick": gan_runs.GanBenchSettings().toy_gan_settings(quick=True)}
+    runs = old_run_keys()
+    assert len(runs) == 2 * 2 * len(toy_gan.GAN_CONFIGS) * 5
+    for run in runs:
+        key = gan_runs.run_key(run["dataset"], toy_gan.config_by_name(run["config"]),
+                               settings[run["settings"]][run["dataset"]], run["seed"])
+        assert key == run["key"], run
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_runs_recorded_by_the_old_benchmark_are_resumed_not_retrained(tmp_path, monkeypatch, quick):
+    """A runs file of the old code resumes the new section without training one GAN."""
+    name = "quick" if quick else "default"
+    recorded = [r for r in old_run_keys() if r["settings"] == name]
+    runs_file = tmp_path / "gan_runs.jsonl"
+    runs_file.write_text("".join(json.dumps({"key": r["key"], "result": {
+        "seed": r["seed"], "modes_captured": r["seed"], "high_quality_share": 0.5,
+        "reverse_kl": None, "wall_time": 1.0, "from_commit": "4257f5c"}}) + "\n"
+        for r in recorded))
+
+    def no_training(*task):
+        raise AssertionError(f"retrained {task[:2]}: its key differs from the recorded run's")
+
+    monkeypatch.setattr(gan_runs, "_one_run", no_training)
+    settings = gan_runs.GanBenchSettings(runs_file=runs_file, resume=True)
+    section = gan_runs.run_gan_section(settings, quick=quick, device=torch.device("cpu"), log=None)
+    assert len(recorded) == 70 and section["reused_runs"] == (14 if quick else 70)  # 1 seed if quick
+    assert [s["modes_captured"] for s in section["results"][0]["per_seed"]] == \
+        list(section["seeds"])

@@ -93,7 +93,8 @@ def test_rbm_bench_structure_and_starting_point():
 
 def test_vae_bench_bounds_and_kl_per_dimension():
     needs_fashion_mnist_and_classifier()
-    section = sections.run_vae_bench(epochs=1, n_train=512, n_test=200, device=CPU, log=None)
+    section = sections.run_vae_bench(sections.VaeBenchSettings(epochs=1, n_train=512, n_test=200),
+                                     device=CPU, log=None)
     assert section["model"].startswith("MLPVAE(latent_dim=16, hidden=(256,))")  # chapter 6's vae16
     assert section["n_train"] == 512 and section["n_test"] == section["n_iwae"] == 200
     iwae = [section["iwae"][k]["mean"] for k in ("1", "10", "100")]
@@ -189,7 +190,7 @@ def test_references_cite_existing_keys_and_labels():
     docs = {name: results.load_results(RESULTS_DIR / f"bench_{name}.json")
             for name in sections.SECTIONS}
     for name, doc in docs.items():
-        for ref in doc[name]["references"]:
+        for ref in doc[name].get("references", []):  # the GAN section cites its published rows
             for token in re.split(r",\s*", ref["source"]):
                 token = token.removeprefix("closed form").strip()
                 if not token:
@@ -217,8 +218,8 @@ def test_cli_writes_a_chapter_section_with_the_common_header(tmp_path, capsys):
 
 
 def test_cli_section_names():
-    assert cli._sections("chapters") == list(sections.SECTIONS)
-    assert cli._sections("all") == ["gan", *sections.SECTIONS]
+    assert cli._sections("chapters") == [n for n in sections.SECTIONS if n != "gan"]
+    assert cli._sections("all") == list(sections.SECTIONS)
     assert cli._sections("vae,gan") == ["gan", "vae"]
     with pytest.raises(SystemExit):
         cli._parse_args(["--only", "gibbs,nope"])
@@ -234,7 +235,7 @@ def appendix_sections() -> list[str]:
 
 
 def test_the_appendix_shows_every_section():
-    assert sorted(appendix_sections()) == sorted(["gan", *sections.SECTIONS])
+    assert sorted(appendix_sections()) == sorted(sections.SECTIONS)
 
 
 @pytest.mark.parametrize("name", appendix_sections())
@@ -245,11 +246,11 @@ def test_appendix_json_exists_with_every_key_the_page_reads(name):
     # section_html reads every key the page shows; a missing one raises KeyError here.
     html = tables.section_html(name, doc)
     assert "<table" in html and "Produced" in html
-    if name != "gan":  # the chapter sections carry the full header
-        assert doc["section"] == name and doc["seeds"] == sections.seeds_of(doc[name])
-        assert doc[name]["chapter"] == sections.SECTIONS[name].chapter
-        assert f"{{doc}}`{doc[name]['chapter']}`" in APPENDIX.read_text(), (
-            f"the appendix does not link {doc[name]['chapter']}")
+    assert doc["section"] == name and doc["seeds"] == sections.seeds_of(doc[name])
+    chapter = sections.SECTIONS[name].chapter
+    # The shipped bench_gan.json predates the GAN section's "chapter" key; newer files have it.
+    assert doc[name].get("chapter", chapter) == chapter
+    assert f"{{doc}}`{chapter}`" in APPENDIX.read_text(), f"the appendix does not link {chapter}"
 
 
 def test_appendix_cells_run_and_fail_loudly_without_results(tmp_path, monkeypatch):

@@ -1,21 +1,26 @@
-"""The course's benchmark: ``python -m genmodels.bench``.
+"""The benchmark's command line: ``python -m genmodels.bench [--only SECTIONS] [--quick] ...``.
 
-Two sections, each optional (``--only gan`` / ``--only vae``):
+It runs the sections of :data:`genmodels.bench.sections.SECTIONS` (all, or those named by
+``--only``) one after the other, each with the same call::
 
-* **gan** — mode collapse on the 2-D toy mixtures, with the protocol of VEEGAN
-  (Srivastava et al., 2017) and PacGAN (Lin et al., 2018): the ring of 8 Gaussians
-  (radius 1, std 0.01) and the grid of 25 ({−4, −2, 0, 2, 4}², std 0.05); 2,500 samples
-  per trained generator; a sample is *high quality* within 3 std of its nearest centre; a
-  mode is *captured* when it is the nearest centre of at least one high-quality sample
-  (:func:`genmodels.measure.sample_quality.mode_metrics`). The vanilla GAN (the minimax game with the
-  saturating generator loss) and each remedy of chapter 9 are trained over several seeds;
-  the table reports mean ± standard deviation beside the published numbers.
-* **vae** — the seconds per epoch and the test ELBO (nats per image) of an MLP VAE on
-  Fashion-MNIST (:mod:`genmodels.vae`, :mod:`genmodels.core.data`, :mod:`genmodels.core.train`).
+    section = SECTIONS[name].run(settings, quick=..., seed=..., device=..., log=print)
 
-The results are printed as a table and written to a JSON file (default
-``genmodels/results/bench_gan.json``) with the machine they ran on; the book's results appendix
-and chapter 9 read that file. Book: chapter 9 (section "Remedies, measured").
+where ``settings`` is built from the section's own options (:data:`SETTINGS_FROM_ARGS`:
+the GAN section's seeds, data sets, variants, steps, jobs, runs file and resume, the VAE
+section's ``--vae-epochs``; ``None`` for the others). Each section's table is printed by
+:func:`genmodels.results.tables.format_section_text` and its JSON document written to
+``bench_<section>.json``:
+
+* a full run (no ``--quick``) writes into the package, ``genmodels/results/``
+  (:data:`genmodels.results.RESULTS_DIR`), where the chapters and the results appendix read
+  them (:func:`genmodels.results.load_results`);
+* a smoke run (``--quick``, tiny budgets) writes into :data:`QUICK_DIR`,
+  ``_build/bench/quick/`` under the current directory, and never into the package.
+
+``--data-dir`` chooses another folder ('-': no file), ``--out`` the file of a single section.
+The GAN section appends each finished run to a runs file (``_build/bench/gan_runs.jsonl``, or
+``_build/bench/quick/gan_runs.jsonl`` for a smoke run) that ``--resume`` continues from.
+Book: chapter 9 (section "Remedies, measured") and the results appendix.
 """
 
 from __future__ import annotations
@@ -25,57 +30,31 @@ import datetime as _dt
 import json
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genmodels.bench.gan_runs import run_gan_bench
+from genmodels import results
+from genmodels.bench.gan_runs import GanBenchSettings
 from genmodels.bench.provenance import machine_info
-
-# Chapter 6's VAE and the other chapter sections (Gibbs sampling and RBMs of chapter 3, the
-# image GANs of chapter 8, the comparison of chapter 10) live in genmodels.bench.sections.
-from genmodels.bench.sections import SECTIONS as CHAPTER_SECTIONS
-from genmodels.bench.sections import run_vae_bench, seeds_of
+from genmodels.bench.sections import SECTIONS, VaeBenchSettings, seeds_of
 from genmodels.core.device import describe_device, pick_device
-from genmodels.experiments.toy_gan import (
-    DEFAULT_SETTINGS,
-    GAN_CONFIGS,
-    QUICK_SETTINGS,
-    config_by_name,
-)
-from genmodels.results import RESULTS_DIR
-from genmodels.results.tables import format_gan_table, format_section_text, format_vae_table
+from genmodels.experiments.toy_gan import GAN_CONFIGS, QUICK_SETTINGS
+from genmodels.results.tables import format_section_text
 
-SCHEMA_VERSION = 1
-DEFAULT_OUT = RESULTS_DIR / "bench_gan.json"
-DEFAULT_VAE_OUT = RESULTS_DIR / "bench_vae.json"
+SCHEMA_VERSION = results.SCHEMA_VERSION
+QUICK_DIR = Path("_build/bench/quick")
 DEFAULT_RUNS_FILE = Path("_build/bench/gan_runs.jsonl")
-
-# ---------------------------------------------------------------------------
-# What is trained
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Training one toy GAN
-# ---------------------------------------------------------------------------
+SECTION_NAMES = tuple(SECTIONS)
+# "--only chapters": the sections that repeat one chapter's experiment with its seed.
+CHAPTER_SECTIONS = tuple(name for name in SECTIONS if name != "gan")
 
 
 # ---------------------------------------------------------------------------
-# The GAN section: several seeds per (dataset, variant)
+# The command line
 # ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# The machine, the command line
-# ---------------------------------------------------------------------------
-
-
-SECTION_NAMES = ("gan", *CHAPTER_SECTIONS)
-DEFAULT_DATA_DIR = RESULTS_DIR
 
 
 def _sections(value: str) -> list[str]:
@@ -101,45 +80,105 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Every headline number of the book: GAN mode metrics on the ring and grid "
         "(chapter 9), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
         "image GANs (chapter 8) and the comparison of the families (chapter 10). Each section "
-        "writes bench_<section>.json in genmodels/results/, which the results appendix renders.",
+        "writes bench_<section>.json: a full run into the package (genmodels/results/, which "
+        "the chapters and the results appendix read), a --quick run into "
+        f"{QUICK_DIR}/ under the current directory (never into the package).",
     )
     parser.add_argument("--only", type=_sections, default=list(SECTION_NAMES),
                         help="comma-separated sections to run: " + ", ".join(SECTION_NAMES)
                         + "; 'chapters' = all but gan (default: all).")
-    parser.add_argument("--seeds", type=int, default=5,
-                        help="GAN section: number of seeds 0..N-1 (default 5).")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="chapter sections: the chapters' seed (default 0, as the book).")
-    parser.add_argument("--datasets", default="ring,grid", help="comma-separated: ring,grid.")
-    parser.add_argument("--configs", default=",".join(c.name for c in GAN_CONFIGS),
-                        help="comma-separated GAN variants (default: all).")
-    parser.add_argument("--steps", type=int, default=None, help="training steps per GAN.")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke run: {QUICK_SETTINGS.steps} steps and 1 seed for the GANs, "
-                        "tiny budgets for the chapter sections (numbers that do not reproduce "
-                        "the book; the appendix flags them).")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="worker processes for the GAN runs (default 1; use the cores).")
-    parser.add_argument("--vae-epochs", type=int, default=None,
-                        help="VAE epochs (default: chapter 6's budget, 4 on a CPU, 30 on a GPU).")
+                        "tiny budgets for the other sections (numbers that do not reproduce "
+                        f"the book; the appendix flags them); writes into {QUICK_DIR}/, not "
+                        "into the package.")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the seed (default 0, as the book): the chapters' seed, and the "
+                        "GAN section's first seed.")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best).")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1, as the book's build executes the "
                         "chapters; chapter 10 always uses 1 on a CPU).")
-    parser.add_argument("--runs-file", type=Path, default=DEFAULT_RUNS_FILE,
-                        help="GAN section: each finished run is appended here at once "
-                        f"(default {DEFAULT_RUNS_FILE}); '-': none.")
-    parser.add_argument("--resume", action="store_true",
-                        help="GAN section: reuse the matching runs of --runs-file instead of "
-                        "retraining them (to continue a stopped benchmark).")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"JSON of the GAN section (default {DEFAULT_OUT}); '-': none.")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help=f"where the chapter sections write bench_<section>.json "
-                        f"(default {DEFAULT_DATA_DIR}); '-': none.")
-    parser.add_argument("--vae-out", type=Path, default=None,
-                        help="JSON of the VAE section (default DATA_DIR/bench_vae.json); '-': none.")
-    return parser.parse_args(argv)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where each section writes bench_<section>.json (default: the "
+                        f"package's results folder {results.RESULTS_DIR}; {QUICK_DIR} with "
+                        "--quick); '-': no file.")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the JSON file of the one section that --only names (instead of "
+                        "DATA_DIR/bench_<section>.json); '-': none.")
+    gan = parser.add_argument_group("GAN section (chapter 9)")
+    gan.add_argument("--seeds", type=int, default=5,
+                     help="number of seeds SEED..SEED+N-1 (default 5; 1 with --quick).")
+    gan.add_argument("--datasets", default="ring,grid", help="comma-separated: ring,grid.")
+    gan.add_argument("--configs", default=",".join(c.name for c in GAN_CONFIGS),
+                     help="comma-separated GAN variants (default: all).")
+    gan.add_argument("--steps", type=int, default=None,
+                     help="training steps per GAN (default: each data set's tuned budget).")
+    gan.add_argument("--jobs", type=int, default=1,
+                     help="worker processes for the GAN runs (default 1; use the cores).")
+    gan.add_argument("--runs-file", type=Path, default=None,
+                     help="each finished run is appended here at once (default "
+                     f"{DEFAULT_RUNS_FILE}; {QUICK_DIR / 'gan_runs.jsonl'} with --quick); "
+                     "'-': none.")
+    gan.add_argument("--resume", action="store_true",
+                     help="reuse the matching runs of --runs-file instead of retraining them "
+                     "(to continue a stopped benchmark).")
+    vae = parser.add_argument_group("VAE section (chapter 6)")
+    vae.add_argument("--vae-epochs", type=int, default=None,
+                     help="epochs (default: chapter 6's budget, 4 on a CPU, 30 on a GPU).")
+    args = parser.parse_args(argv)
+    if args.out is not None and len(args.only) != 1:
+        parser.error(f"--out names the file of one section, but --only runs {len(args.only)} "
+                     f"({', '.join(args.only)}); name one section or use --data-dir.")
+    return args
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _gan_settings(args: argparse.Namespace) -> GanBenchSettings:
+    if args.runs_file is None:
+        runs_file: Path | None = QUICK_DIR / "gan_runs.jsonl" if args.quick else DEFAULT_RUNS_FILE
+    else:
+        runs_file = None if str(args.runs_file) == "-" else args.runs_file
+    try:
+        return GanBenchSettings(n_seeds=args.seeds, datasets=_names(args.datasets),
+                                configs=_names(args.configs), steps=args.steps, jobs=args.jobs,
+                                runs_file=runs_file, resume=args.resume)
+    except ValueError as error:
+        raise SystemExit(f"python -m genmodels.bench: {error}") from error
+
+
+def _vae_settings(args: argparse.Namespace) -> VaeBenchSettings:
+    try:
+        return VaeBenchSettings(epochs=args.vae_epochs)
+    except ValueError as error:
+        raise SystemExit(f"python -m genmodels.bench: --vae-epochs: {error}") from error
+
+
+# The settings object of each section with options of its own (the others get None).
+SETTINGS_FROM_ARGS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "gan": _gan_settings,
+    "vae": _vae_settings,
+}
+
+
+def output_path(name: str, args: argparse.Namespace) -> Path | None:
+    """Where section ``name``'s JSON goes: ``--out``, else ``DATA_DIR/bench_<name>.json`` with
+    DATA_DIR ``--data-dir``, :data:`QUICK_DIR` for ``--quick``, or the package's results
+    folder (a full run); ``None`` for '-'."""
+    if args.out is not None:
+        return None if str(args.out) == "-" else args.out
+    data_dir = args.data_dir
+    if data_dir is None:
+        data_dir = QUICK_DIR if args.quick else results.RESULTS_DIR
+    return None if str(data_dir) == "-" else data_dir / f"bench_{name}.json"
+
+
+# ---------------------------------------------------------------------------
+# Running the sections
+# ---------------------------------------------------------------------------
 
 
 def _header(argv: Sequence[str] | None, device: torch.device, quick: bool) -> dict[str, Any]:
@@ -154,20 +193,9 @@ def _header(argv: Sequence[str] | None, device: torch.device, quick: bool) -> di
 
 
 def _finish(header: dict[str, Any], name: str, section: dict[str, Any]) -> dict[str, Any]:
-    seeds = list(section["seeds"]) if name == "gan" else seeds_of(section)
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-    return {**header, "section": name, "seeds": seeds, "load_average_1min_at_end": load,
-            name: section}
-
-
-def _out_path(name: str, args: argparse.Namespace) -> Path:
-    if name == "gan":
-        return args.out
-    if name == "vae" and args.vae_out is not None:
-        return args.vae_out
-    if str(args.data_dir) == "-":
-        return Path("-")
-    return args.data_dir / f"bench_{name}.json"
+    return {**header, "section": name, "seeds": seeds_of(section),
+            "load_average_1min_at_end": load, name: section}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -178,51 +206,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     "load_average_1min_at_end", section: {...}}``.
     """
     args = _parse_args(argv)
-    if args.seeds < 1:
-        raise SystemExit("--seeds must be at least 1.")
+    settings = {name: SETTINGS_FROM_ARGS[name](args) for name in args.only
+                if name in SETTINGS_FROM_ARGS}  # bad options stop the run before any training
     device = pick_device(args.device)
+    if args.quick and args.out is None and args.data_dir is None:
+        print(f"Smoke run (--quick): the results go to {QUICK_DIR}/, not into the package "
+              f"({results.RESULTS_DIR}); --data-dir chooses another folder.")
     docs: dict[str, Any] = {}
     for name in args.only:
+        # One thread by default, as the book's build runs the chapters (and the tiny 2-D GANs
+        # run fastest on one); pass --threads to change it.
+        torch.set_num_threads(args.threads or 1)
         header = _header(argv, device, args.quick)
-        if name == "gan":
-            # The 2-D networks are tiny: one thread avoids threading overhead (and contention
-            # on a busy machine); pass --threads to change it.
-            torch.set_num_threads(args.threads or 1)
-            header["machine"]["torch_threads_gan"] = torch.get_num_threads()
-            settings = {d: replace(s, steps=QUICK_SETTINGS.steps) if args.quick else s
-                        for d, s in DEFAULT_SETTINGS.items()}
-            if args.steps is not None:
-                settings = {d: replace(s, steps=args.steps) for d, s in settings.items()}
-            seeds = range(1 if args.quick else args.seeds)
-            datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-            configs = [config_by_name(c.strip()) for c in args.configs.split(",") if c.strip()]
-            print(f"GAN section on {describe_device(device)}: {len(datasets)} data sets × "
-                  f"{len(configs)} variants × {len(seeds)} seeds, {args.jobs} job(s)")
-            runs_file = None if str(args.runs_file) == "-" else args.runs_file
-            section = run_gan_bench(seeds, datasets, configs, settings, device, jobs=args.jobs,
-                                    runs_file=runs_file, resume=args.resume)
-            print(format_gan_table(section))
-            print(f"GAN section: {section['wall_time']:.0f} s")
-        else:
-            torch.set_num_threads(args.threads or 1)
-            print(f"{name} section (chapter {CHAPTER_SECTIONS[name].chapter[2:4]}) on "
-                  f"{describe_device(device)}")
-            if name == "vae":
-                section = run_vae_bench(epochs=args.vae_epochs, seed=args.seed, device=device,
-                                        quick=args.quick)
-                print(format_vae_table(section))
-            else:
-                section = CHAPTER_SECTIONS[name].run(quick=args.quick, seed=args.seed,
-                                                     device=device)
-                print(format_section_text(name, {name: section}))
-            print(f"{name} section: {section['wall_time']:.0f} s")
+        print(f"{name} section (chapter {SECTIONS[name].chapter[2:4]}) on "
+              f"{describe_device(device)}")
+        section = SECTIONS[name].run(settings.get(name), quick=args.quick, seed=args.seed,
+                                     device=device, log=print)
+        print(format_section_text(name, {name: section}))
+        print(f"{name} section: {section['wall_time']:.0f} s")
         docs[name] = _finish(header, name, section)
-        _write(docs[name], _out_path(name, args))
+        _write(docs[name], output_path(name, args))
     return docs
 
 
-def _write(doc: dict[str, Any], path: Path) -> None:
-    if str(path) == "-":
+def _write(doc: dict[str, Any], path: Path | None) -> None:
+    if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")

@@ -1,4 +1,19 @@
-"""Moved from cli.py."""
+"""The benchmark's GAN section: mode collapse on the 2-D mixtures over several seeds.
+
+Chapter 9's protocol (VEEGAN, Srivastava et al., 2017; PacGAN, Lin et al., 2018): the ring
+of 8 Gaussians (radius 1, std 0.01) and the grid of 25 ({−4, −2, 0, 2, 4}², std 0.05);
+2,500 samples per trained generator; a sample is *high quality* within 3 std of its nearest
+centre; a mode is *captured* when it is the nearest centre of at least one high-quality
+sample (:func:`genmodels.measure.sample_quality.mode_metrics`). The vanilla GAN and each
+remedy of chapter 9 (:data:`genmodels.experiments.toy_gan.GAN_CONFIGS`) are trained once
+per seed; the section reports mean ± standard deviation beside the published numbers.
+
+:func:`run_gan_section` is the section as the command line runs it (the signature every
+section shares; its options travel in :class:`GanBenchSettings`); :func:`run_gan_bench`
+trains any list of data sets, variants and seeds. Each finished run can be appended to a
+runs file at once, keyed by :func:`run_key`, so that a stopped benchmark resumes where it
+stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +22,29 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genmodels.bench.provenance import git_commit
-from genmodels.core.device import pick_device
+from genmodels.core.device import describe_device, pick_device
+from genmodels.core.validation import check_positive_int
 from genmodels.experiments.toy_gan import (
+    DEFAULT_SETTINGS,
     GAN_CONFIGS,
     MIXTURES,
     PUBLISHED,
+    QUICK_SETTINGS,
     GanConfig,
     ToyGanSettings,
+    config_by_name,
     settings_for,
     train_toy_gan,
 )
+
+Log = Callable[[str], None] | None
 
 
 def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -207,3 +228,88 @@ def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{path}, line {number}: not a run of the benchmark ({error}); "
                              "delete the file or run without --resume.") from error
     return finished
+
+
+# ---------------------------------------------------------------------------
+# The section as ``python -m genmodels.bench`` runs it
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GanBenchSettings:
+    """What the GAN section trains, and where it records its runs.
+
+    ``n_seeds`` seeds per (data set, variant), ``seed`` … ``seed + n_seeds − 1`` (one seed in
+    a quick run); the data sets (``"ring"``, ``"grid"``) and the variants (names of
+    :data:`genmodels.experiments.toy_gan.GAN_CONFIGS`); ``steps`` training steps per GAN
+    (``None``: each data set's tuned budget in
+    :data:`genmodels.experiments.toy_gan.DEFAULT_SETTINGS`, or
+    :data:`~genmodels.experiments.toy_gan.QUICK_SETTINGS`'s in a quick run); ``jobs`` worker
+    processes; ``runs_file`` (``None``: none) and ``resume``, as in :func:`run_gan_bench`.
+    """
+
+    n_seeds: int = 5
+    datasets: tuple[str, ...] = ("ring", "grid")
+    configs: tuple[str, ...] = tuple(c.name for c in GAN_CONFIGS)
+    steps: int | None = None
+    jobs: int = 1
+    runs_file: Path | None = None
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.n_seeds, "GanBenchSettings.n_seeds (--seeds)")
+        check_positive_int(self.jobs, "GanBenchSettings.jobs (--jobs)")
+        if self.steps is not None:
+            check_positive_int(self.steps, "GanBenchSettings.steps (--steps)")
+        for name, values in (("datasets", self.datasets), ("configs", self.configs)):
+            if isinstance(values, str) or not values:
+                raise ValueError(f"GanBenchSettings.{name} must be a non-empty tuple of names, "
+                                 f"got {values!r}; e.g. {name}=({values!r},) for one.")
+        unknown = [d for d in self.datasets if d not in MIXTURES]
+        if unknown:
+            raise ValueError(f"unknown dataset {unknown[0]!r} in GanBenchSettings.datasets "
+                             f"(--datasets); expected some of: {', '.join(MIXTURES)}.")
+        for name in self.configs:
+            config_by_name(name)  # raises, naming the known variants
+
+    def toy_gan_settings(self, quick: bool) -> dict[str, ToyGanSettings]:
+        """The :class:`~genmodels.experiments.toy_gan.ToyGanSettings` of each data set: the
+        tuned ones, with the quick run's steps if ``quick``, then with ``steps`` if given."""
+        settings = {d: DEFAULT_SETTINGS[d] for d in self.datasets}
+        if quick:
+            settings = {d: replace(s, steps=QUICK_SETTINGS.steps) for d, s in settings.items()}
+        if self.steps is not None:
+            settings = {d: replace(s, steps=self.steps) for d, s in settings.items()}
+        return settings
+
+    def seeds(self, seed: int, quick: bool) -> range:
+        """The seeds trained: ``seed`` … ``seed + n_seeds − 1``, only ``seed`` if ``quick``."""
+        return range(seed, seed + (1 if quick else self.n_seeds))
+
+
+def run_gan_section(settings: GanBenchSettings | None = None, *, quick: bool = False,
+                    seed: int = 0, device: torch.device | None = None, log: Log = print
+                    ) -> dict[str, Any]:
+    """Chapter 9's mode-collapse table: every variant on every data set, once per seed.
+
+    ``settings`` (default :class:`GanBenchSettings`) chooses the data sets, variants,
+    seeds, steps, workers and the runs file; ``quick`` trains
+    :data:`~genmodels.experiments.toy_gan.QUICK_SETTINGS`'s steps on one seed. Returns
+    :func:`run_gan_bench`'s dict with the ``chapter`` and the ``device`` and ``torch_threads``
+    it ran with.
+    """
+    settings = settings if settings is not None else GanBenchSettings()
+    if not isinstance(settings, GanBenchSettings):
+        raise TypeError(f"settings must be a GanBenchSettings, got {type(settings).__name__}; "
+                        "e.g. GanBenchSettings(n_seeds=2, datasets=('ring',)).")
+    device = device if device is not None else pick_device()
+    seeds = settings.seeds(seed, quick)
+    configs = [config_by_name(c) for c in settings.configs]
+    if log is not None:
+        log(f"  {len(settings.datasets)} data sets × {len(configs)} variants × {len(seeds)} "
+            f"seeds, {settings.jobs} job(s)")
+    section = run_gan_bench(seeds, settings.datasets, configs, settings.toy_gan_settings(quick),
+                            device, log=log, jobs=settings.jobs, runs_file=settings.runs_file,
+                            resume=settings.resume)
+    return {"chapter": "ch09_gan_failure_modes", **section, "device": describe_device(device),
+            "torch_threads": torch.get_num_threads()}

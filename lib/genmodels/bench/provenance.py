@@ -1,4 +1,4 @@
-"""Moved from cli.py."""
+"""The machine and the code a benchmark result was measured with (recorded in every file)."""
 
 from __future__ import annotations
 

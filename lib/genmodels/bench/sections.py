@@ -1,16 +1,22 @@
-"""The chapters' headline numbers, measured by ``python -m genmodels.bench``.
+"""The benchmark's sections: each measures one chapter's headline numbers.
 
-One function per section of the benchmark; each runs the library functions of its
-chapter with the chapter's settings, in the chapter's order (so that the same seed draws
-the same random numbers), and returns a JSON-able dict with the settings, the seeds, the
-wall and CPU times, the numbers, and the references they are compared with (closed forms
-of the book, or reference points the chapter computes; no chapter of this edition compares
-these sections with a published number). The results appendix renders the dicts with
-:func:`genmodels.results.tables.section_html`.
+Every section is a function with one signature (:class:`SectionRun`)::
+
+    run(settings=None, *, quick=False, seed=0, device=None, log=print) -> dict
+
+``settings`` is the section's own settings object (``None``: the chapter's, or a smoke
+run's tiny budget if ``quick``); the function runs the library functions of its chapter
+with those settings, in the chapter's order (so that the same seed draws the same random
+numbers), and returns a JSON-able dict with the settings, the seeds, the device, the wall
+and CPU times, the numbers, and the references they are compared with (closed forms of the
+book, or reference points the chapter computes). :data:`SECTIONS` registers them for
+``python -m genmodels.bench``; :mod:`genmodels.results.tables` formats the dicts.
 
 ========== ================================================ ==============================
 section    what                                             chapter
 ========== ================================================ ==============================
+gan        modes captured and high-quality samples of the   9, "Remedies, measured"
+           GAN remedies on the ring and grid, over seeds    (:mod:`.gan_runs`)
 gibbs      lag-1 autocorrelation, τ and ESS against ρ       3, "Mixing against correlation"
 rbm        exact test log-likelihood of CD-1/CD-10/PCD-1    3, the RBM
 vae        s/epoch, test ELBO, IWAE (k ≤ 100), FD, units    6
@@ -24,7 +30,8 @@ chapter calls (:func:`genmodels.experiments.gibbs_mixing.measure_mixing` with
 :class:`genmodels.experiments.rbm_digits.DigitsRBMSettings`, :func:`genmodels.vae.train_with_adam` with
 :class:`genmodels.experiments.vae_fashion.FashionVAESettings`, the functions of :mod:`genmodels.experiments.image_gan` with
 :class:`genmodels.experiments.image_gan.ImageGanSettings`, those of :mod:`genmodels.experiments.family_comparison` with
-:class:`genmodels.experiments.family_comparison.ComparisonSettings`), so they cannot drift apart.
+:class:`genmodels.experiments.family_comparison.ComparisonSettings`, and
+:func:`genmodels.experiments.toy_gan.train_toy_gan` for the GANs), so they cannot drift apart.
 
 Reproducing a chapter: a chapter seeds once (``seed_everything(0)``) and then draws from
 one generator cell after cell. Where a chapter's number comes from models created by
@@ -43,12 +50,13 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, replace
-from typing import Any, NamedTuple
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple, Protocol
 
 import torch
 
 from genmodels import gan, vae
+from genmodels.bench.gan_runs import run_gan_section
 from genmodels.core import data, timing, train
 from genmodels.core.device import budget_for, describe_device, pick_device, seed_everything
 from genmodels.core.validation import check_positive_int
@@ -237,20 +245,30 @@ QUICK_VAE = vae_fashion.FashionVAESettings(epochs_cpu=1, epochs_gpu=1, n_train_e
                                    n_fd=1000)
 
 
-def run_vae_bench(
-    epochs: int | None = None,
-    latent_dim: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int = 0,
-    n_test: int | None = None,
-    device: torch.device | None = None,
-    log: Log = print,
-    n_train: int | None = None,
-    *,
-    settings: vae_fashion.FashionVAESettings | None = None,
-    quick: bool = False,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VaeBenchSettings:
+    """The VAE section's settings: the model, training and evaluation (``vae``; ``None``:
+    chapter 6's, or :data:`QUICK_VAE` in a quick run), the number of ``epochs`` (``None``:
+    ``vae``'s budget for the device; ``--vae-epochs``) and, for smoke tests, only the first
+    ``n_train`` training and ``n_test`` test images (``None``: all)."""
+
+    vae: vae_fashion.FashionVAESettings | None = None
+    epochs: int | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.vae is not None and not isinstance(self.vae, vae_fashion.FashionVAESettings):
+            raise TypeError(f"VaeBenchSettings.vae must be a FashionVAESettings or None, got "
+                            f"{type(self.vae).__name__}; e.g. vae=FashionVAESettings(batch_size=64).")
+        for name in ("epochs", "n_train", "n_test"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), f"VaeBenchSettings.{name} (or None)")
+
+
+def run_vae_bench(settings: VaeBenchSettings | None = None, *, quick: bool = False,
+                  seed: int = 0, device: torch.device | None = None, log: Log = print
+                  ) -> dict[str, Any]:
     """Chapter 6's VAE: seconds per epoch, test ELBO, IWAE bounds, active units, Fréchet distance.
 
     With the defaults this is chapter 6's ``vae16``: ``seed_everything(seed)``, the model
@@ -260,25 +278,22 @@ def run_vae_bench(
     :func:`genmodels.measure.vae_diagnostics.iwae_bounds_by_k`, the Fréchet distance of decoded prior
     codes) draws from the same generator right after training (the chapter draws after
     other models), so ELBO, IWAE and Fréchet distance agree within Monte-Carlo error.
-    ``epochs``, ``latent_dim``, ``batch_size``, ``lr`` override the settings; ``n_train``
-    and ``n_test`` keep only the first images (smoke tests).
+    ``settings`` (:class:`VaeBenchSettings`) changes the model, the epochs or the number of
+    images (smoke tests).
 
     Returns ``{"model", "epochs", "seconds_per_epoch", "test_elbo", "iwae", "frechet",
     "active_units", ...}``; likelihoods in nats per image (Bernoulli score of grey levels).
     """
-    base = settings or (QUICK_VAE if quick else vae_fashion.FashionVAESettings())
-    overrides = {k: v for k, v in (("latent_dim", latent_dim), ("batch_size", batch_size),
-                                   ("lr", lr)) if v is not None}
-    s = replace(base, **overrides)
+    bench = settings if settings is not None else VaeBenchSettings()
+    if not isinstance(bench, VaeBenchSettings):
+        raise TypeError(f"settings must be a VaeBenchSettings, got {type(bench).__name__}; "
+                        "e.g. VaeBenchSettings(FashionVAESettings(batch_size=64), epochs=2).")
+    s = bench.vae or (QUICK_VAE if quick else vae_fashion.FashionVAESettings())
     device = device if device is not None else pick_device()
-    n_epochs = epochs if epochs is not None else s.epochs(device)
-    check_positive_int(n_epochs, "epochs")
+    n_epochs = bench.epochs if bench.epochs is not None else s.epochs(device)
     generator = seed_everything(seed)
     x_train, x_test, _, _ = fashion_mnist_images(device)
-    if n_train is not None:
-        x_train = x_train[:n_train]
-    if n_test is not None:
-        x_test = x_test[:n_test]
+    x_train, x_test = x_train[:bench.n_train], x_test[:bench.n_test]
     model = vae.MLPVAE(s.latent_dim, hidden=s.hidden).to(device)
     epoch_times: list[float] = []
     clock = [time.perf_counter()]
@@ -562,15 +577,25 @@ def _comparison(s: family_comparison.ComparisonSettings, seed: int, device: torc
 # ---------------------------------------------------------------------------
 
 
-class Section(NamedTuple):
-    """A chapter section of the benchmark: its runner and the chapter it reproduces."""
+class SectionRun(Protocol):
+    """The signature every section shares: its own ``settings`` (``None``: the chapter's, or
+    the smoke run's if ``quick``), the seed, the device and where progress lines go."""
 
-    run: Callable[..., dict[str, Any]]
+    def __call__(self, settings: Any = None, *, quick: bool = False, seed: int = 0,
+                 device: torch.device | None = None, log: Log = print) -> dict[str, Any]: ...
+
+
+class Section(NamedTuple):
+    """A section of the benchmark: its runner, the chapter whose numbers it measures, a title."""
+
+    run: SectionRun
     chapter: str
     title: str
 
 
 SECTIONS: dict[str, Section] = {
+    "gan": Section(run_gan_section, "ch09_gan_failure_modes",
+                   "Mode collapse on the 2-D mixtures: the remedies, measured"),
     "gibbs": Section(run_gibbs_bench, "ch03_gibbs_sampling",
                      "Gibbs sampling: mixing against correlation"),
     "rbm": Section(run_rbm_bench, "ch03_gibbs_sampling",

@@ -1,11 +1,15 @@
-"""The benchmark's results as tables: plain text for the command line, HTML for the appendix.
+"""The benchmark's results as tables: the one place that formats them, as plain text for the
+command line and chapter 9, as HTML for the results appendix.
 
 ``python -m genmodels.bench`` writes one JSON document per section (see
-:mod:`genmodels.bench` and :mod:`genmodels.bench.sections`); :func:`section_html` renders a
-section for the results appendix (``book/appendix_results.ipynb``) with its provenance
-(machine, versions, seeds, load) and the references its numbers are compared with, and
-:func:`format_section_text` prints it on the command line. One ``*_tables`` function per
-section turns its dict into :class:`Table` objects; nothing here runs a model.
+:mod:`genmodels.bench` and :mod:`genmodels.bench.sections`). One ``*_tables`` function per
+section (:data:`TABLES`) turns its dict into :class:`Table` objects; then
+:func:`format_section_text` prints them (:func:`format_table_text`; chapter 9 prints the GAN
+section's main table with :func:`format_gan_table`) and :func:`section_html` renders them for
+the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
+versions, seeds, load) and the references their numbers are compared with.
+:func:`gan_numbers` and :func:`glue_numbers` give chapter 9's text the numbers it quotes.
+Nothing here runs a model.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ __all__ = [
     "TABLES",
     "Table",
     "comparison_tables",
+    "format_gan_table",
     "format_section_text",
     "format_table_text",
     "gan_numbers",
@@ -199,6 +204,14 @@ def gan_tables(section: Mapping[str, Any]) -> list[Table]:
                    "discriminator layers × units", "latent dimensions"], settings_rows)]
 
 
+def format_gan_table(section: Mapping[str, Any]) -> str:
+    """The GAN section's main table as plain text (chapter 9 prints it): modes captured,
+    high-quality share and reverse KL per data set and variant, mean ± standard deviation
+    over the seeds, then the published rows with their sources. The first table of
+    :func:`gan_tables`, formatted by :func:`format_table_text` like every table."""
+    return format_table_text(gan_tables(section)[0])
+
+
 def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
     """The numbers chapter 9's text quotes from the GAN section, by name.
 
@@ -260,12 +273,35 @@ def _tables_of(name: str, doc: Mapping[str, Any]) -> list[Table]:
     return TABLES[name](doc[name])
 
 
+def _starts_with_a_number(cell: str) -> bool:
+    first = cell.split()[0].replace(",", "").replace("−", "-")
+    if first == "∞":
+        return True
+    try:
+        float(first)
+    except ValueError:
+        return False
+    return True
+
+
+def _right_aligned(table: Table, column: int) -> bool:
+    """Whether a column holds numbers (every non-empty cell starts with one)."""
+    cells = [row[column] for row in table.rows if row[column].strip()]
+    return bool(cells) and all(_starts_with_a_number(cell) for cell in cells)
+
+
 def format_table_text(table: Table) -> str:
-    """A :class:`Table` as aligned plain text."""
-    widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in range(len(table.header))]
-    lines = [table.caption, "  ".join(h.ljust(w) for h, w in zip(table.header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table.rows]
-    return "\n".join(lines)
+    """A :class:`Table` as aligned plain text: its caption, then the columns, numbers
+    aligned on the right, text on the left."""
+    n = len(table.header)
+    widths = [max(len(row[i]) for row in [table.header, *table.rows]) for i in range(n)]
+    right = [_right_aligned(table, i) for i in range(n)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if r else c.ljust(w)
+                         for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
+
+    return "\n".join([table.caption, line(table.header), *(line(row) for row in table.rows)])
 
 
 def format_section_text(name: str, doc: Mapping[str, Any]) -> str:
@@ -349,37 +385,3 @@ def section_html(name: str, doc: Mapping[str, Any]) -> str:
                         "do not reproduce the chapter. Run <code>make bench</code> for the real "
                         "ones.</strong></p>")
     return "\n".join(parts)
-
-
-def format_gan_table(section: dict[str, Any]) -> str:
-    """The GAN section as a plain-text table (one row per data set and variant)."""
-    lines = [
-        f"{'data':5s} {'variant':42s} {'modes':>13s} {'high quality %':>15s} "
-        f"{'reverse KL':>11s} {'s/run':>6s}",
-    ]
-    for r in section["results"]:
-        m, s = r["mean"], r["std"]
-        modes = f"{m['modes_captured']:.1f}±{s['modes_captured']:.1f}/{r['n_modes']}"
-        hq = f"{100 * m['high_quality_share']:.1f}±{100 * s['high_quality_share']:.1f}"
-        rkl = "inf" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
-        lines.append(f"{r['dataset']:5s} {r['label']:42s} {modes:>13s} {hq:>15s} "
-                     f"{rkl:>11s} {m['wall_time']:6.1f}")
-    for p in section["published"]:
-        lines.append(f"{p['dataset']:5s} {'published: ' + p['method']:42s} "
-                     f"{p['modes_captured']:>13.1f} {100 * p['high_quality_share']:>15.1f} "
-                     f"{'':>11s} {'':>6s}")
-    return "\n".join(lines)
-
-
-def format_vae_table(section: Mapping[str, Any]) -> str:
-    """The VAE section as a few lines of text."""
-    lines = [f"{section['model']}, {section['epochs']} epochs of batch {section['batch_size']}:",
-             f"  {section['seconds_per_epoch']:.1f} s/epoch, test ELBO "
-             f"{section['test_elbo']:.1f} nats/image on {section['n_test']} test images"]
-    if "iwae" in section:
-        iwae = ", ".join(f"k={k}: {v['mean']:.1f}" for k, v in section["iwae"].items())
-        fd = section["frechet"]
-        lines.append(f"  IWAE ({section['n_iwae']} images) {iwae}; active units "
-                     f"{section['active_units']}; FD of prior samples {fd['prior_samples']:.1f} "
-                     f"(real images {fd['real_train_images']:.1f})")
-    return "\n".join(lines)
