@@ -8,14 +8,14 @@ Two sections, each optional (``--only gan`` / ``--only vae``):
   per trained generator; a sample is *high quality* within 3 std of its nearest centre; a
   mode is *captured* when it is the nearest centre of at least one high-quality sample
   (:func:`genmodels.measure.sample_quality.mode_metrics`). The vanilla GAN (the minimax game with the
-  saturating generator loss) and each remedy of chapter 9 are trained over several seeds;
+  saturating generator loss) and each remedy of chapter 10 are trained over several seeds;
   the table reports mean ± standard deviation beside the published numbers.
 * **vae** — the seconds per epoch and the test ELBO (nats per image) of an MLP VAE on
   Fashion-MNIST (:mod:`genmodels.vae`, :mod:`genmodels.core.data`, :mod:`genmodels.core.train`).
 
 The results are printed as a table and written to a JSON file (default
 ``genmodels/results/bench_gan.json``) with the machine they ran on; the book's results appendix
-and chapter 9 read that file. Book: chapter 9 (section "Remedies, measured").
+and chapter 10 read that file. Book: chapter 10 (section "Five seeds, beside published numbers").
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from genmodels.bench.gan_runs import run_gan_bench
 from genmodels.bench.provenance import machine_info
 
 # Chapter 6's VAE and the other chapter sections (Gibbs sampling and RBMs of chapter 3, the
-# image GANs of chapter 8, the comparison of chapter 10) live in genmodels.bench.sections.
+# image GANs of chapter 8, the comparison of chapter 11) live in genmodels.bench.sections.
 from genmodels.bench.sections import SECTIONS as CHAPTER_SECTIONS
 from genmodels.bench.sections import run_vae_bench, seeds_of
 from genmodels.core.device import describe_device, pick_device
@@ -99,8 +99,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m genmodels.bench",
         description="Every headline number of the book: GAN mode metrics on the ring and grid "
-        "(chapter 9), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
-        "image GANs (chapter 8) and the comparison of the families (chapter 10). Each section "
+        "(chapter 10), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
+        "image GANs (chapter 8) and the comparison of the families (chapter 11). Each section "
         "writes bench_<section>.json in genmodels/results/, which the results appendix renders.",
     )
     parser.add_argument("--only", type=_sections, default=list(SECTION_NAMES),
@@ -125,7 +125,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best).")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1, as the book's build executes the "
-                        "chapters; chapter 10 always uses 1 on a CPU).")
+                        "chapters; chapter 11 always uses 1 on a CPU).")
     parser.add_argument("--runs-file", type=Path, default=DEFAULT_RUNS_FILE,
                         help="GAN section: each finished run is appended here at once "
                         f"(default {DEFAULT_RUNS_FILE}); '-': none.")
