@@ -1,4 +1,4 @@
-"""Tests of genmodels.experiments.family_comparison, chapter 10's experiment, on tiny budgets and stub data.
+"""Tests of genmodels.experiments.family_comparison, chapter 11's experiment, on tiny budgets and stub data.
 
 Shapes, the order of the random draws (the chapter and the results appendix must draw the
 same numbers), closed forms where one exists (the pseudo-log-likelihood of an RBM with zero

@@ -108,7 +108,7 @@ def test_rbm_cd_and_pcd_training_and_exact_likelihood_on_cuda_follow_the_cpu():
                                    rtol=1e-5, atol=1e-4)
 
 
-# ----------------------------------------------------------------------------- chapters 7 and 9
+# ----------------------------------------------------------------------------- chapters 7, 9 and 10
 
 
 @pytest.mark.parametrize("name", ["vanilla", "minibatch_std", "pacgan", "wgan_gp", "spectral_norm"])

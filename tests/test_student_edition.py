@@ -48,7 +48,7 @@ def _toy_notebook() -> nbformat.NotebookNode:
             new_markdown_cell("```{solution} ex-warm-up\n:class: dropdown\n\nBecause reasons.\n```"),
             new_markdown_cell(":::{exercise} Double\n:label: ex-double\nWrite `double`.\n:::"),
             new_code_cell(SOLUTION_CELL),
-            new_code_cell("from genmodels.exercises import ch04\nch04.check_double(double)"),
+            new_code_cell("from genmodels.exercises import autoencoders\nautoencoders.check_double(double)"),
             new_markdown_cell(":::{solution} ex-double\n:class: dropdown\nAdd x to itself.\n:::"),
         ]
     )
@@ -104,7 +104,7 @@ def test_malformed_regions_are_explained(source, message):
 
 def test_chapter_number_from_file_name():
     assert chapter_number(Path("book/ch01_generative_models.ipynb")) == "1"
-    assert chapter_number(Path("book/ch10_comparison.ipynb")) == "10"
+    assert chapter_number(Path("book/ch11_comparison.ipynb")) == "11"
 
 
 def test_command_writes_student_notebooks(tmp_path, capsys):

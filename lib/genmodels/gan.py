@@ -6,7 +6,7 @@ logits with ``softplus`` so that it stays finite when D(x) is 0 or 1:
     −log σ(l) = softplus(−l),        −log(1 − σ(l)) = softplus(l).
 
 Book: chapter 7 (the objective, the optimal discriminator, the two training steps) and
-chapter 9 (remedies: label smoothing, minibatch standard deviation, packing, spectral
+chapter 10 (remedies: label smoothing, minibatch standard deviation, packing, spectral
 normalisation, WGAN-GP).
 """
 
@@ -97,7 +97,7 @@ class MinibatchStdDev(nn.Module):
     alike, std ≈ 0) from a real one (Karras et al., 2018; a simple form of the
     minibatch discrimination of Salimans et al., 2016). Shapes: ``[B, F] -> [B, F + 1]``.
 
-    Book: eq-minibatch-std (chapter 9).
+    Book: eq-minibatch-std (chapter 10).
     """
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -233,7 +233,7 @@ class DCGANDiscriminator(nn.Module):
 def mlp_gan_players(
     latent_dim: int, device: torch.device | str | None = None, hidden: Sequence[int] = (256, 512)
 ) -> tuple[MLPGenerator, MLPDiscriminator]:
-    """The MLP GAN of chapters 8 and 10 for 28×28 images in [0, 1].
+    """The MLP GAN of chapters 8 and 11 for 28×28 images in [0, 1].
 
     G: ``latent_dim`` → ``hidden`` → 784 (ReLU, sigmoid output, ``[B, 1, 28, 28]``);
     D: 784 → reversed ``hidden`` → 1 logit (LeakyReLU(0.2)). G's weights are drawn first,
@@ -366,7 +366,7 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------
-# Losses from logits (chapter 7) and the Wasserstein critic (chapter 9)
+# Losses from logits (chapter 7) and the Wasserstein critic (chapter 10)
 # ---------------------------------------------------------------------------
 
 
@@ -437,7 +437,7 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
     Minimising it maximises the dual estimate of the Wasserstein-1 distance over
     (approximately) 1-Lipschitz critics f. Shapes: ``[B_real]``, ``[B_fake]`` → scalar.
 
-    Book: eq-wgan-gp (chapter 9).
+    Book: eq-wgan-gp (chapter 10).
     """
     _check_logits("real_scores", real_scores)
     _check_logits("fake_scores", fake_scores)
@@ -447,7 +447,7 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
 def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """WGAN generator loss −mean f(G(z)) (minimised). Shape: ``[B] -> scalar``.
 
-    Book: eq-wgan-gp (chapter 9).
+    Book: eq-wgan-gp (chapter 10).
     """
     _check_logits("fake_scores", fake_scores)
     return -fake_scores.mean()
@@ -469,7 +469,7 @@ def gradient_penalty(
     samples of a batch): use :class:`MLPDiscriminator` or ``DCGANDiscriminator(spectral_norm=True)``.
     Shapes: ``real``, ``fake [B, ...]`` (same shape) → scalar.
 
-    Book: eq-wgan-gp (chapter 9).
+    Book: eq-wgan-gp (chapter 10).
     """
     if real.shape != fake.shape:
         raise ValueError(
@@ -526,7 +526,7 @@ def make_gan_step(
     of real logits > 0 (D > ½) and of fake logits < 0 (D < ½), at no extra cost.
 
     Book: eq-d-step, eq-g-step-saturating, eq-g-step-non-saturating (chapter 7),
-    eq-discriminator-accuracy (chapter 8), eq-wgan-gp (chapter 9).
+    eq-discriminator-accuracy (chapter 8), eq-wgan-gp (chapter 10).
     """
     if loss not in _LOSSES:
         raise ValueError(f"unknown loss {loss!r}: expected one of {_LOSSES}.")

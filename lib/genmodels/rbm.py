@@ -18,7 +18,7 @@ a short Gibbs chain (Book: eq-cd-gradient, chapter 3).
 
 The end of the module holds chapter 3's experiment with RBMs on the digits (its settings
 :class:`DigitsRBMSettings`, :func:`train_rbms_by_rule`, :func:`long_chain_free_energies`)
-and :func:`gibbs_snapshots` (chapter 10); the results appendix runs the same functions.
+and :func:`gibbs_snapshots` (chapter 11); the results appendix runs the same functions.
 """
 
 from __future__ import annotations

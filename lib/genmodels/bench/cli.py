@@ -20,7 +20,7 @@ section's ``--vae-epochs``; ``None`` for the others). Each section's table is pr
 ``--data-dir`` chooses another folder ('-': no file), ``--out`` the file of a single section.
 The GAN section appends each finished run to a runs file (``_build/bench/gan_runs.jsonl``, or
 ``_build/bench/quick/gan_runs.jsonl`` for a smoke run) that ``--resume`` continues from.
-Book: chapter 9 (section "Remedies, measured") and the results appendix.
+Book: chapter 10 (section "Five seeds, beside published numbers") and the results appendix.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ gibbs      lag-1 autocorrelation, τ and ESS against ρ       3, "Mixing against
 rbm        exact test log-likelihood of CD-1/CD-10/PCD-1    3, the RBM
 vae        s/epoch, test ELBO, IWAE (k ≤ 100), FD, units    6
 image_gan  FD of the MLP GAN and the DCGAN, training time   8
-comparison VAE vs GAN vs RBM: FD, classes, likelihood, cost 10
+comparison VAE vs GAN vs RBM: FD, classes, likelihood, cost 11
 ========== ================================================ ==============================
 
 One copy of each experiment: every section calls the very functions and settings its
@@ -36,7 +36,7 @@ chapter calls (:func:`genmodels.experiments.gibbs_mixing.measure_mixing` with
 Reproducing a chapter: a chapter seeds once (``seed_everything(0)``) and then draws from
 one generator cell after cell. Where a chapter's number comes from models created by
 dedicated generators or trained first after seeding (the RBMs of chapter 3, the models of
-chapters 6, 8 and 10), the section repeats the same draws and reproduces the number on the
+chapters 6, 8 and 11), the section repeats the same draws and reproduces the number on the
 same kind of device with the same number of threads (verified: identical to every printed
 digit). Where a chapter draws from a
 generator already used by earlier cells (the Gibbs table of chapter 3, the evaluation
@@ -449,7 +449,7 @@ def run_image_gan_bench(settings: image_gan.ImageGanSettings | None = None, *, q
 
 
 # ---------------------------------------------------------------------------
-# Chapter 10: the three families, one budget
+# Chapter 11: the three families, one budget
 # ---------------------------------------------------------------------------
 
 
@@ -466,7 +466,7 @@ def _coverage_dict(coverage: coverage.ClassCoverage) -> dict[str, Any]:
 def run_comparison_bench(settings: family_comparison.ComparisonSettings | None = None, *,
                          quick: bool = False, seed: int = 0, device: torch.device | None = None,
                          log: Log = print) -> dict[str, Any]:
-    """Chapter 10's summary table: FD, class coverage, likelihood, cost to train and sample.
+    """Chapter 11's summary table: FD, class coverage, likelihood, cost to train and sample.
 
     Calls the functions of :mod:`genmodels.experiments.family_comparison` in the chapter's order with its
     settings (one CPU thread on a CPU, as the chapter), so every number reproduces the
@@ -544,7 +544,7 @@ def _comparison(s: family_comparison.ComparisonSettings, seed: int, device: torc
     n = s.n_eval
     real = coverage.class_coverage(classifier.probs(x_train[:n]))
     return {
-        "chapter": "ch10_comparison",
+        "chapter": "ch11_comparison",
         "settings": {**asdict(s), "steps": n_steps},
         "seeds": {"seed_everything": seed, "torch.manual_seed before VAE and GAN": seed,
                   "RBM weights": seed},
@@ -603,7 +603,7 @@ SECTIONS: dict[str, Section] = {
     "vae": Section(run_vae_bench, "ch06_vae_practice", "The VAE on Fashion-MNIST"),
     "image_gan": Section(run_image_gan_bench, "ch08_gan_practice",
                          "An MLP GAN and a DCGAN on Fashion-MNIST"),
-    "comparison": Section(run_comparison_bench, "ch10_comparison",
+    "comparison": Section(run_comparison_bench, "ch11_comparison",
                           "Comparing the families"),
 }
 

@@ -92,7 +92,7 @@ def fixed_step_minibatches(
 ) -> Callable[[], Iterator[torch.Tensor]]:
     """``make_batches`` for :func:`fit` whose iterable yields exactly ``n_steps`` batches of ``x``.
 
-    A budget counted in updates rather than epochs (chapter 10 gives every model the same
+    A budget counted in updates rather than epochs (chapter 11 gives every model the same
     number of updates): the batches are shuffled passes over ``x`` ``[N, ...]`` as
     :func:`minibatches` cuts them (full batches ``[batch_size, ...]`` only, ``drop_last``),
     as many passes as needed. A pass draws its permutation from ``generator`` when its

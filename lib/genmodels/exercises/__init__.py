@@ -1,9 +1,11 @@
 """Self-checking exercises: the framework and one check module per chapter.
 
-In a chapter's check cell::
+Check modules are named after the chapter's topic, not its number
+(``generative_models``, ``latent_variables``, ..., ``gan_remedies``, ``comparison``), so
+that a renumbering of the chapters leaves them alone. In a chapter's check cell::
 
-    from genmodels.exercises import ch01
-    ch01.check_mixture_log_density(mixture_log_density)
+    from genmodels.exercises import generative_models
+    generative_models.check_mixture_log_density(mixture_log_density)
 
 A right answer prints one line ``✔ ... correct``; a stub prints ``... not attempted
 yet.``; a wrong answer raises :class:`ExerciseError` whose message says what is wrong

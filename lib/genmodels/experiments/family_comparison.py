@@ -1,4 +1,4 @@
-"""Chapter 10's experiment: a VAE, a GAN and an RBM on the same data with the same budget.
+"""Chapter 11's experiment: a VAE, a GAN and an RBM on the same data with the same budget.
 
 Every model is trained for the same number of parameter updates on minibatches of the
 same binarised Fashion-MNIST images, then sampled and measured with the same metrics
@@ -62,7 +62,7 @@ MODELS = ("VAE", "GAN", "RBM")
 
 @dataclass(frozen=True)
 class ComparisonSettings:
-    """Chapter 10's settings (the defaults are the chapter's).
+    """Chapter 11's settings (the defaults are the chapter's).
 
     Budget: ``steps_cpu`` parameter updates per model on a CPU, ``steps_gpu`` on a GPU
     (``budget_for(device, cpu=steps_cpu, gpu=steps_gpu)``), each on a minibatch of
@@ -127,7 +127,7 @@ class BinarisedFashionMNIST(NamedTuple):
 
 
 def binarised_fashion_mnist(device: torch.device | str | None = None) -> BinarisedFashionMNIST:
-    """The images every model of chapter 10 is trained and measured on, on ``device``."""
+    """The images every model of chapter 11 is trained and measured on, on ``device``."""
     train_set, test_set = data.load_fashion_mnist("train"), data.load_fashion_mnist("test")
     grey_test = data.to_float_images(test_set)
     return BinarisedFashionMNIST(
@@ -142,7 +142,7 @@ def binarised_fashion_mnist(device: torch.device | str | None = None) -> Binaris
 
 
 def comparison_vae(settings: ComparisonSettings, seed: int) -> vae.MLPVAE:
-    """The VAE of chapter 10 (Bernoulli decoder), its weights drawn after ``torch.manual_seed(seed)``.
+    """The VAE of chapter 11 (Bernoulli decoder), its weights drawn after ``torch.manual_seed(seed)``.
 
     Seeds torch's global generator, as the chapter does before building the model.
     Move it to the device with ``.to(device)``.
@@ -179,7 +179,7 @@ def train_vae_on_batches(
 def comparison_gan(
     settings: ComparisonSettings, seed: int, device: torch.device | str | None = None
 ) -> tuple[nn.Module, nn.Module]:
-    """Chapter 10's GAN: :func:`genmodels.gan.mlp_gan_players` (chapter 8's MLP GAN with
+    """Chapter 11's GAN: :func:`genmodels.gan.mlp_gan_players` (chapter 8's MLP GAN with
     ``gan_hidden`` layers) drawn after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return gan.mlp_gan_players(settings.latent_dim, device, settings.gan_hidden)
@@ -207,7 +207,7 @@ def train_gan_on_batches(
 
 
 def comparison_rbm(x_flat: torch.Tensor, settings: ComparisonSettings, seed: int) -> rbm.BernoulliRBM:
-    """Chapter 10's RBM for flattened binary images ``x_flat`` ``[N, 784]``.
+    """Chapter 11's RBM for flattened binary images ``x_flat`` ``[N, 784]``.
 
     ``rbm_digits.rbm_with_data_log_odds``: weights seeded with ``seed``, visible biases at the
     data's log-odds.
@@ -359,7 +359,7 @@ def likelihoods_on_test_images(
     ``n_likelihood`` test images ``x_test`` ``[N, 1, 28, 28]``, then the RBM's
     pseudo-log-likelihood on the first ``n_pseudo_likelihood``.
 
-    Book: eq-elbo-jensen, eq-iwae-bound, eq-pseudo-log-likelihood (chapter 10).
+    Book: eq-elbo-jensen, eq-iwae-bound, eq-pseudo-log-likelihood (chapter 11).
     """
     x, n_pll = x_test[:settings.n_likelihood], settings.n_pseudo_likelihood
     elbo = ev.elbo_in_batches(vae_model, x, generator=generator).elbo.mean().item()

@@ -91,7 +91,7 @@ def rbm_with_data_log_odds(x: torch.Tensor, n_hidden: int, seed: int) -> Bernoul
 
     Weights drawn from a generator seeded with ``seed`` (N(0, 0.01²)), hidden biases 0,
     visible biases at :func:`data_log_odds` of ``x`` (Hinton's practical guide), as in
-    chapters 3 and 10.
+    chapters 3 and 11.
     """
     model = BernoulliRBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(seed))
     model = model.to(x.device)
@@ -224,7 +224,7 @@ def gibbs_snapshots(
     ``steps`` are increasing positive step counts. Returns ``(states, probs)``: step count
     → the binary states ``[B, D]`` after that many steps, and → the visible probabilities
     p(v | h) ``[B, D]`` of the last step (a smoother picture of the same chains).
-    Book: eq-rbm-conditionals (chapter 3); chapter 10 measures sample quality this way.
+    Book: eq-rbm-conditionals (chapter 3); chapter 11 measures sample quality this way.
     """
     steps = list(steps)
     if not steps or any(isinstance(t, bool) or not isinstance(t, int) for t in steps) \

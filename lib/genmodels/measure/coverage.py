@@ -2,7 +2,7 @@
 
 * :func:`class_coverage` — how a classifier spreads a model's samples over the K classes:
   the class histogram, the classes covered and the KL divergence of the histogram to the
-  uniform distribution (Book: eq-class-kl-to-uniform, chapter 10).
+  uniform distribution (Book: eq-class-kl-to-uniform, chapter 11).
 * :class:`Stopwatch` — wall-clock and CPU time of a block of code, synchronising an
   accelerator before reading the clock.
 * :func:`ms_per_1000_samples` — the measured cost to sample.
@@ -26,7 +26,7 @@ __all__ = [
 def class_histogram(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Share of each class among predicted labels ``predicted`` ``[n]`` (int64) → ``[K]`` float64.
 
-    The shares sum to 1. Book: eq-class-kl-to-uniform (chapter 10).
+    The shares sum to 1. Book: eq-class-kl-to-uniform (chapter 11).
     """
     if not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive int, got {n_classes!r}.")
@@ -52,7 +52,7 @@ def kl_to_uniform(shares: torch.Tensor) -> float:
     """KL(p ‖ uniform) = Σ_k p_k log(K p_k) = log K − H(p), in nats, of shares ``[K]``.
 
     0 when every class has share 1/K, log K when all samples fall in one class; empty
-    classes contribute 0 (0 log 0 = 0). Book: eq-class-kl-to-uniform (chapter 10).
+    classes contribute 0 (0 log 0 = 0). Book: eq-class-kl-to-uniform (chapter 11).
     """
     if not isinstance(shares, torch.Tensor) or shares.ndim != 1:
         raise ValueError(f"shares must be a 1-d tensor [K], got {type(shares).__name__}.")
@@ -90,7 +90,7 @@ def class_coverage(probs: torch.Tensor, min_share: float = 0.01) -> ClassCoverag
     Each sample is assigned its most probable class; a class is *covered* when at least
     ``min_share`` of the samples are assigned to it (default 1 %, a tenth of the uniform
     share for K = 10, so that a handful of ambiguous samples do not count as a mode).
-    Book: eq-class-kl-to-uniform (chapter 10).
+    Book: eq-class-kl-to-uniform (chapter 11).
     """
     if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
         shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__

@@ -145,7 +145,7 @@ def image_gan_tables(section: Mapping[str, Any]) -> list[Table]:
 
 
 def comparison_tables(section: Mapping[str, Any]) -> list[Table]:
-    """Chapter 10's summary table and the RBM's sample quality against Gibbs steps."""
+    """Chapter 11's summary table and the RBM's sample quality against Gibbs steps."""
     rows = []
     for name, m in section["models"].items():
         lik = m["likelihood"]
@@ -177,7 +177,7 @@ def comparison_tables(section: Mapping[str, Any]) -> list[Table]:
 
 
 def gan_tables(section: Mapping[str, Any]) -> list[Table]:
-    """The mode-collapse section (chapter 9): mean ± std over seeds, then the published rows."""
+    """The mode-collapse section (chapter 10): mean ± std over seeds, then the published rows."""
     rows = []
     for r in section["results"]:
         m, s = r["mean"], r["std"]
@@ -213,7 +213,7 @@ def format_gan_table(section: Mapping[str, Any]) -> str:
 
 
 def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers chapter 9's text quotes from the GAN section, by name.
+    """The numbers chapter 10's text quotes from the GAN section, by name.
 
     For each data set ``d`` and variant ``v``: ``d_v_modes`` and ``d_v_hq`` (means over the
     seeds; the high-quality share in %), ``d_v_modes_min``/``_max`` and ``d_v_hq_min``/``_max``

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genmodels.exercises import ExerciseError, ch03
+from genmodels.exercises import ExerciseError, gibbs_sampling
 
 # --- reference answers (written independently of the library) -------------------------
 
@@ -37,9 +37,9 @@ def stub(*args):
 @pytest.mark.parametrize(
     ("check", "answer"),
     [
-        (ch03.check_gibbs_sweep, sweep_right),
-        (ch03.check_lag1_autocorrelation, lag1_right),
-        (ch03.check_rbm_free_energy, free_energy_right),
+        (gibbs_sampling.check_gibbs_sweep, sweep_right),
+        (gibbs_sampling.check_lag1_autocorrelation, lag1_right),
+        (gibbs_sampling.check_rbm_free_energy, free_energy_right),
     ],
 )
 def test_right_answers_pass_and_stubs_are_not_attempted(check, answer, capsys):
@@ -84,7 +84,7 @@ SWEEP_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), SWEEP_WRONG)
 def test_wrong_sweeps_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch03.check_gibbs_sweep(answer)
+        gibbs_sampling.check_gibbs_sweep(answer)
 
 
 LAG1_WRONG = [
@@ -102,7 +102,7 @@ LAG1_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), LAG1_WRONG)
 def test_wrong_autocorrelations_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch03.check_lag1_autocorrelation(answer)
+        gibbs_sampling.check_lag1_autocorrelation(answer)
 
 
 FREE_ENERGY_WRONG = [
@@ -120,4 +120,4 @@ FREE_ENERGY_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), FREE_ENERGY_WRONG)
 def test_wrong_free_energies_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch03.check_rbm_free_energy(answer)
+        gibbs_sampling.check_rbm_free_energy(answer)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch02
+from genmodels.exercises import ExerciseError, latent_variables
 
 # --- reference answers (written independently of the library) -------------------------
 
@@ -39,8 +39,8 @@ def stub(*args):
 @pytest.mark.parametrize(
     ("check", "answer"),
     [
-        (ch02.check_gmm_responsibilities, responsibilities_right),
-        (ch02.check_ppca_posterior, posterior_right),
+        (latent_variables.check_gmm_responsibilities, responsibilities_right),
+        (latent_variables.check_ppca_posterior, posterior_right),
     ],
 )
 def test_right_answers_pass_and_stubs_are_not_attempted(check, answer, capsys):
@@ -66,7 +66,7 @@ RESP_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), RESP_WRONG)
 def test_wrong_responsibilities_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch02.check_gmm_responsibilities(answer)
+        latent_variables.check_gmm_responsibilities(answer)
 
 
 def _m(W, s2):
@@ -106,4 +106,4 @@ POSTERIOR_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), POSTERIOR_WRONG)
 def test_wrong_posteriors_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch02.check_ppca_posterior(answer)
+        latent_variables.check_ppca_posterior(answer)

@@ -13,7 +13,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from genmodels.exercises import ExerciseError, ch08
+from genmodels.exercises import ExerciseError, gan_practice
 from genmodels.measure import sample_quality
 
 # --- Exercise 8.1: discriminator_accuracy ------------------------------------------------
@@ -49,14 +49,14 @@ ACCURACY_WRONG = {
 
 
 def test_discriminator_accuracy_right_answer_passes(capsys):
-    ch08.check_discriminator_accuracy(_via_probabilities)
+    gan_practice.check_discriminator_accuracy(_via_probabilities)
     assert "✔ Exercise 8.1 (discriminator_accuracy): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", ACCURACY_WRONG.values(), ids=ACCURACY_WRONG.keys())
 def test_discriminator_accuracy_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 8\.1 \(discriminator_accuracy\)") as err:
-        ch08.check_discriminator_accuracy(wrong)
+        gan_practice.check_discriminator_accuracy(wrong)
     assert fragment in str(err.value)
 
 
@@ -64,7 +64,7 @@ def test_discriminator_accuracy_stub_not_attempted(capsys):
     def stub(r, f):
         raise NotImplementedError("Exercise 8.1: not attempted yet")
 
-    ch08.check_discriminator_accuracy(stub)
+    gan_practice.check_discriminator_accuracy(stub)
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -101,7 +101,7 @@ FRECHET_WRONG = {
 
 
 def test_frechet_right_answer_passes(capsys):
-    ch08.check_frechet_distance_gaussians(_scipy_frechet)
+    gan_practice.check_frechet_distance_gaussians(_scipy_frechet)
     assert "✔ Exercise 8.2 (frechet_distance_gaussians): correct" in capsys.readouterr().out
 
 
@@ -109,7 +109,7 @@ def test_frechet_right_answer_passes(capsys):
 def test_frechet_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError,
                        match=r"^Exercise 8\.2 \(frechet_distance_gaussians\)") as err:
-        ch08.check_frechet_distance_gaussians(wrong)
+        gan_practice.check_frechet_distance_gaussians(wrong)
     assert fragment in str(err.value)
 
 
@@ -135,7 +135,7 @@ CONV_WRONG = {
 
 
 def test_conv_transpose_right_answer_passes(capsys):
-    ch08.check_conv_transpose_output_size(lambda n, k, s, p: s * (n - 1) + k - 2 * p)
+    gan_practice.check_conv_transpose_output_size(lambda n, k, s, p: s * (n - 1) + k - 2 * p)
     assert "✔ Exercise 8.3 (conv_transpose_output_size): correct" in capsys.readouterr().out
 
 
@@ -143,7 +143,7 @@ def test_conv_transpose_right_answer_passes(capsys):
 def test_conv_transpose_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError,
                        match=r"^Exercise 8\.3 \(conv_transpose_output_size\)") as err:
-        ch08.check_conv_transpose_output_size(wrong)
+        gan_practice.check_conv_transpose_output_size(wrong)
     assert fragment in str(err.value)
 
 
@@ -151,5 +151,5 @@ def test_conv_transpose_stub_not_attempted(capsys):
     def stub(n, k, s, p):
         raise NotImplementedError("Exercise 8.3: not attempted yet")
 
-    ch08.check_conv_transpose_output_size(stub)
+    gan_practice.check_conv_transpose_output_size(stub)
     assert "not attempted yet" in capsys.readouterr().out

@@ -1,11 +1,11 @@
-"""The checks of chapter 9 accept right answers, see stubs, and name typical mistakes."""
+"""The checks of chapter 9 (failure modes) accept right answers, see stubs, and name typical mistakes."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch09
+from genmodels.exercises import ExerciseError, gan_failure_modes
 
 # --- reference answers, written independently of the check module ---------------------
 
@@ -27,11 +27,6 @@ def coverage_right(samples, centres, std):
     d_min, k = d.min(1)
     good = d_min <= 3 * std
     return len(set(k[good].tolist())), good.float().mean().item()
-
-
-def mbstd_right(h):
-    s = ((h - h.mean(0)) ** 2).mean(0).sqrt().mean()
-    return torch.cat([h, s * torch.ones(h.shape[0], 1, device=h.device, dtype=h.dtype)], 1)
 
 
 # --- wrong answers and the message each must produce ----------------------------------
@@ -92,41 +87,16 @@ def coverage_one_std(samples, centres, std):
     return len(set(k[good].tolist())), good.float().mean().item()
 
 
-def mbstd_unbiased(h):
-    return torch.cat([h, h.std(0).mean().expand(h.shape[0], 1)], 1)
-
-
-def mbstd_over_features(h):
-    return torch.cat([h, h.std(1, unbiased=False, keepdim=True)], 1)
-
-
-def mbstd_variance(h):
-    return torch.cat([h, h.var(0, unbiased=False).mean().expand(h.shape[0], 1)], 1)
-
-
-def mbstd_column_only(h):
-    return h.std(0, unbiased=False).mean().expand(h.shape[0], 1)
-
-
-def mbstd_first(h):
-    return torch.cat([h.std(0, unbiased=False).mean().expand(h.shape[0], 1), h], 1)
-
-
 WRONG = [
-    (ch09.check_gda_trajectory, gda_swapped, "directions are swapped"),
-    (ch09.check_gda_trajectory, gda_both_descend, "both players descended"),
-    (ch09.check_gda_trajectory, gda_always_alternating, "you computed the alternating updates"),
-    (ch09.check_gda_trajectory, gda_no_start, "first row must be the starting point"),
-    (ch09.check_gda_trajectory, gda_float32, "wrong dtype"),
-    (ch09.check_mode_coverage, coverage_any_sample, "*any* sample"),
-    (ch09.check_mode_coverage, coverage_variance, "3·std² (the variance)"),
-    (ch09.check_mode_coverage, coverage_percent, "not a percentage"),
-    (ch09.check_mode_coverage, coverage_one_std, "you used 1"),
-    (ch09.check_minibatch_std_feature, mbstd_unbiased, "unbiased standard deviation"),
-    (ch09.check_minibatch_std_feature, mbstd_over_features, "across the features of each sample"),
-    (ch09.check_minibatch_std_feature, mbstd_variance, "averaged the variances"),
-    (ch09.check_minibatch_std_feature, mbstd_column_only, "not the new column alone"),
-    (ch09.check_minibatch_std_feature, mbstd_first, "appended as the *last* column"),
+    (gan_failure_modes.check_gda_trajectory, gda_swapped, "directions are swapped"),
+    (gan_failure_modes.check_gda_trajectory, gda_both_descend, "both players descended"),
+    (gan_failure_modes.check_gda_trajectory, gda_always_alternating, "you computed the alternating updates"),
+    (gan_failure_modes.check_gda_trajectory, gda_no_start, "first row must be the starting point"),
+    (gan_failure_modes.check_gda_trajectory, gda_float32, "wrong dtype"),
+    (gan_failure_modes.check_mode_coverage, coverage_any_sample, "*any* sample"),
+    (gan_failure_modes.check_mode_coverage, coverage_variance, "3·std² (the variance)"),
+    (gan_failure_modes.check_mode_coverage, coverage_percent, "not a percentage"),
+    (gan_failure_modes.check_mode_coverage, coverage_one_std, "you used 1"),
 ]
 
 
@@ -141,8 +111,8 @@ def test_wrong_answer_is_named(check, answer, message):
 
 @pytest.mark.parametrize(
     ("check", "answer"),
-    [(ch09.check_gda_trajectory, gda_right), (ch09.check_mode_coverage, coverage_right),
-     (ch09.check_minibatch_std_feature, mbstd_right)],
+    [(gan_failure_modes.check_gda_trajectory, gda_right),
+     (gan_failure_modes.check_mode_coverage, coverage_right)],
 )
 def test_right_answer_passes(check, answer, capsys):
     check(answer)
@@ -151,7 +121,7 @@ def test_right_answer_passes(check, answer, capsys):
 
 @pytest.mark.parametrize(
     "check",
-    [ch09.check_gda_trajectory, ch09.check_mode_coverage, ch09.check_minibatch_std_feature],
+    [gan_failure_modes.check_gda_trajectory, gan_failure_modes.check_mode_coverage],
 )
 def test_stub_is_not_attempted(check, capsys):
     def stub(*args):
@@ -159,11 +129,3 @@ def test_stub_is_not_attempted(check, capsys):
 
     check(stub)
     assert "not attempted yet" in capsys.readouterr().out
-
-
-def test_crash_is_reported_with_the_call():
-    def crashes(h):
-        return h @ h  # wrong shapes
-
-    with pytest.raises(ExerciseError, match="raised RuntimeError"):
-        ch09.check_minibatch_std_feature(crashes)

@@ -1,11 +1,11 @@
-"""Checks for the exercises of chapter 10 (comparing the families).
+"""Checks for the exercises of chapter 11 (comparing the families).
 
-* Exercise 10.1 — :func:`check_class_kl_to_uniform`: KL divergence of the class histogram
+* Exercise 11.1 — :func:`check_class_kl_to_uniform`: KL divergence of the class histogram
   of samples to the uniform distribution (reference: :mod:`genmodels.measure.coverage`;
   Book: eq-class-kl-to-uniform).
-* Exercise 10.2 — :func:`check_bits_per_dimension`: a log-likelihood in nats per image as
+* Exercise 11.2 — :func:`check_bits_per_dimension`: a log-likelihood in nats per image as
   bits per dimension (Book: eq-bits-per-dimension).
-* Exercise 10.3 — :func:`check_rbm_pseudo_log_likelihood`: the RBM's pseudo-log-likelihood
+* Exercise 11.3 — :func:`check_rbm_pseudo_log_likelihood`: the RBM's pseudo-log-likelihood
   (reference: :func:`genmodels.rbm.pseudo_log_likelihood`; Book: eq-pseudo-log-likelihood).
 """
 
@@ -21,7 +21,7 @@ from genmodels.exercises._core import Exercise, Mistake
 from genmodels.measure import coverage
 from genmodels.rbm import BernoulliRBM, pseudo_log_likelihood
 
-# --- Exercise 10.1 ---------------------------------------------------------------------
+# --- Exercise 11.1 ---------------------------------------------------------------------
 
 
 def _shares(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -75,7 +75,7 @@ def _kl_mistakes() -> list[Mistake]:
 
 
 def check_class_kl_to_uniform(class_kl_to_uniform: Callable[[torch.Tensor, int], float]) -> None:
-    """Check Exercise 10.1: ``class_kl_to_uniform(predicted [n] int64, n_classes) -> float``.
+    """Check Exercise 11.1: ``class_kl_to_uniform(predicted [n] int64, n_classes) -> float``.
 
     Reference: :func:`genmodels.measure.coverage.kl_to_uniform` of
     :func:`genmodels.measure.coverage.class_histogram` (Book: eq-class-kl-to-uniform).
@@ -91,7 +91,7 @@ def check_class_kl_to_uniform(class_kl_to_uniform: Callable[[torch.Tensor, int],
         ("exactly balanced, K = 4", torch.arange(4).repeat(25), 4),
         ("a single sample, K = 3", torch.tensor([2]), 3),
     ]
-    with Exercise("10.1", "class_kl_to_uniform") as ex:
+    with Exercise("11.1", "class_kl_to_uniform") as ex:
         for label, pred, k in cases:
             got = ex.call(class_kl_to_uniform, pred, k)
             if isinstance(got, torch.Tensor) and got.numel() == 1:
@@ -105,7 +105,7 @@ def check_class_kl_to_uniform(class_kl_to_uniform: Callable[[torch.Tensor, int],
                        atol=1e-9, rtol=1e-9)
 
 
-# --- Exercise 10.2 ---------------------------------------------------------------------
+# --- Exercise 11.2 ---------------------------------------------------------------------
 
 
 def _bpd(ll: torch.Tensor, n_pixels: int) -> torch.Tensor:
@@ -113,7 +113,7 @@ def _bpd(ll: torch.Tensor, n_pixels: int) -> torch.Tensor:
 
 
 def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
-    """Check Exercise 10.2: ``bits_per_dimension(log_likelihood [B] nats, n_pixels) -> [B]``.
+    """Check Exercise 11.2: ``bits_per_dimension(log_likelihood [B] nats, n_pixels) -> [B]``.
 
     Book: eq-bits-per-dimension.
     """
@@ -125,7 +125,7 @@ def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], t
         ("digits, D = 64", -30 - 5 * torch.rand(4, generator=g, dtype=torch.float64), 64),
         ("one image, float32, D = 784", torch.tensor([-784 * math.log(2)]), 784),
     ]
-    with Exercise("10.2", "bits_per_dimension") as ex:
+    with Exercise("11.2", "bits_per_dimension") as ex:
         for label, ll, d in cases:
             got = ex.call(bits_per_dimension, ll, d)
             mistakes = [
@@ -144,7 +144,7 @@ def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], t
                        sizes={"the D pixels": d}, atol=1e-6, rtol=1e-6)
 
 
-# --- Exercise 10.3 ---------------------------------------------------------------------
+# --- Exercise 11.3 ---------------------------------------------------------------------
 
 
 def _flipped_free_energy(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
@@ -187,7 +187,7 @@ def _pll_mistakes(rbm: BernoulliRBM) -> list[Mistake]:
 def check_rbm_pseudo_log_likelihood(
     rbm_pseudo_log_likelihood: Callable[[BernoulliRBM, torch.Tensor], torch.Tensor],
 ) -> None:
-    """Check Exercise 10.3: ``rbm_pseudo_log_likelihood(rbm, v [B, D]) -> [B]`` nats.
+    """Check Exercise 11.3: ``rbm_pseudo_log_likelihood(rbm, v [B, D]) -> [B]`` nats.
 
     Reference: :func:`genmodels.rbm.pseudo_log_likelihood` (Book: eq-pseudo-log-likelihood).
     """
@@ -203,7 +203,7 @@ def check_rbm_pseudo_log_likelihood(
             rbm.hidden_bias.copy_(torch.randn(h, generator=g))
         v = (torch.rand(b, d, generator=g) < 0.5).float()
         cases.append((label, rbm, v))
-    with Exercise("10.3", "rbm_pseudo_log_likelihood") as ex:
+    with Exercise("11.3", "rbm_pseudo_log_likelihood") as ex:
         for label, rbm, v in cases:
             with torch.no_grad():
                 got = ex.call(rbm_pseudo_log_likelihood, rbm, v)

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch05
+from genmodels.exercises import ExerciseError, vae_objective
 
 
 def _sum(t):
@@ -41,9 +41,9 @@ def stub(*args):
 @pytest.mark.parametrize(
     ("check", "answer"),
     [
-        (ch05.check_kl_closed_form, kl_right),
-        (ch05.check_reparameterized_sample, sample_right),
-        (ch05.check_gaussian_vae_loss, loss_right),
+        (vae_objective.check_kl_closed_form, kl_right),
+        (vae_objective.check_reparameterized_sample, sample_right),
+        (vae_objective.check_gaussian_vae_loss, loss_right),
     ],
 )
 def test_right_answers_pass_and_stubs_are_not_attempted(check, answer, capsys):
@@ -69,7 +69,7 @@ KL_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), KL_WRONG)
 def test_wrong_kl_answers_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch05.check_kl_closed_form(answer)
+        vae_objective.check_kl_closed_form(answer)
 
 
 def _sample_with(scale_fn, detach=False, use_global=False, no_mean=False):
@@ -100,7 +100,7 @@ SAMPLE_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), SAMPLE_WRONG)
 def test_wrong_samplers_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch05.check_reparameterized_sample(answer)
+        vae_objective.check_reparameterized_sample(answer)
 
 
 def _loss_variant(alpha_fn, const_fn, kl_sign=1.0, mean_pixels=False):
@@ -127,11 +127,11 @@ LOSS_WRONG = [
 @pytest.mark.parametrize(("answer", "message"), LOSS_WRONG)
 def test_wrong_losses_are_explained(answer, message):
     with pytest.raises(ExerciseError, match=message):
-        ch05.check_gaussian_vae_loss(answer)
+        vae_objective.check_gaussian_vae_loss(answer)
 
 
 def test_messages_never_contain_solution_code():
     for answer, _ in LOSS_WRONG:
         with pytest.raises(ExerciseError) as info:
-            ch05.check_gaussian_vae_loss(answer)
+            vae_objective.check_gaussian_vae_loss(answer)
         assert not re.search(r"torch\.|def |return ", str(info.value))

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch04
+from genmodels.exercises import ExerciseError, autoencoders
 
 # --- Exercise 4.1: gaussian_kl_to_standard_normal ----------------------------------------
 
@@ -39,12 +39,12 @@ def test_reference_kl_agrees_with_monte_carlo():
     m = torch.tensor([2.1, -1.3])
     s = torch.tensor([[4.0, 1.5], [1.5, 2.0]])
     est, se = kl_monte_carlo(m, s)
-    ref = ch04.reference_gaussian_kl(m, s)
+    ref = autoencoders.reference_gaussian_kl(m, s)
     assert abs(float(ref) - float(est)) < 5 * float(se)
 
 
 def test_kl_closed_form_passes(capsys):
-    ch04.check_gaussian_kl_to_standard_normal(kl_closed_form)
+    autoencoders.check_gaussian_kl_to_standard_normal(kl_closed_form)
     assert "✔ Exercise 4.1 (gaussian_kl_to_standard_normal): correct" in capsys.readouterr().out
 
 
@@ -52,7 +52,7 @@ def test_kl_stub_is_not_attempted(capsys):
     def stub(m, s):
         raise NotImplementedError
 
-    ch04.check_gaussian_kl_to_standard_normal(stub)
+    autoencoders.check_gaussian_kl_to_standard_normal(stub)
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -85,7 +85,7 @@ KL_WRONG = {
 @pytest.mark.parametrize("wrong, fragment", KL_WRONG.values(), ids=KL_WRONG.keys())
 def test_kl_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 4\.1 \(gaussian_kl_to_standard_normal\)") as err:
-        ch04.check_gaussian_kl_to_standard_normal(wrong)
+        autoencoders.check_gaussian_kl_to_standard_normal(wrong)
     assert fragment in str(err.value)
 
 
@@ -107,7 +107,7 @@ def sample_torch_distributions(m, s, n, g):
 
 @pytest.mark.parametrize("answer", [sample_cholesky, sample_torch_distributions])
 def test_sampler_correct_answers_pass(answer, capsys):
-    ch04.check_sample_moment_matched(answer)
+    autoencoders.check_sample_moment_matched(answer)
     assert "✔ Exercise 4.2 (sample_moment_matched): correct" in capsys.readouterr().out
 
 
@@ -133,7 +133,7 @@ SAMPLER_WRONG = {
 @pytest.mark.parametrize("wrong, fragment", SAMPLER_WRONG.values(), ids=SAMPLER_WRONG.keys())
 def test_sampler_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 4\.2 \(sample_moment_matched\)") as err:
-        ch04.check_sample_moment_matched(wrong)
+        autoencoders.check_sample_moment_matched(wrong)
     assert fragment in str(err.value)
 
 
@@ -153,11 +153,11 @@ def test_reference_off_data_share_by_hand():
     samples = torch.tensor([[0.2], [3.0], [4.9], [-2.0], [1.4]])
     encodings = torch.tensor([[0.0], [1.0], [5.0]])
     # nearest distances 0.2, 2.0, 0.1, 2.0, 0.4 -> two of five exceed 0.5
-    assert float(ch04.reference_off_data_share(samples, encodings, 0.5)) == pytest.approx(0.4)
+    assert float(autoencoders.reference_off_data_share(samples, encodings, 0.5)) == pytest.approx(0.4)
 
 
 def test_off_data_loop_passes(capsys):
-    ch04.check_off_data_share(off_data_loop)
+    autoencoders.check_off_data_share(off_data_loop)
     assert "✔ Exercise 4.3 (off_data_share): correct" in capsys.readouterr().out
 
 
@@ -179,5 +179,5 @@ OFF_WRONG = {
 @pytest.mark.parametrize("wrong, fragment", OFF_WRONG.values(), ids=OFF_WRONG.keys())
 def test_off_data_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 4\.3 \(off_data_share\)") as err:
-        ch04.check_off_data_share(wrong)
+        autoencoders.check_off_data_share(wrong)
     assert fragment in str(err.value)

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch01
+from genmodels.exercises import ExerciseError, generative_models
 from genmodels.toy import IsotropicMixture2D
 
 # --- Exercise 1.1: mixture_log_density ------------------------------------------------
@@ -83,14 +83,14 @@ LOG_DENSITY_WRONG = {
 
 
 def test_mixture_log_density_reference_passes(capsys):
-    ch01.check_mixture_log_density(lambda x, c, s: IsotropicMixture2D(c, s).log_prob(x))
+    generative_models.check_mixture_log_density(lambda x, c, s: IsotropicMixture2D(c, s).log_prob(x))
     assert "✔ Exercise 1.1 (mixture_log_density): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", LOG_DENSITY_WRONG.values(), ids=LOG_DENSITY_WRONG.keys())
 def test_mixture_log_density_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 1\.1 \(mixture_log_density\)") as err:
-        ch01.check_mixture_log_density(wrong)
+        generative_models.check_mixture_log_density(wrong)
     assert fragment in str(err.value)
 
 
@@ -137,20 +137,20 @@ SAMPLE_WRONG = {
 
 
 def test_sample_mixture_reference_passes(capsys):
-    ch01.check_sample_mixture(lambda n, c, s, g: IsotropicMixture2D(c, s).sample(n, generator=g))
+    generative_models.check_sample_mixture(lambda n, c, s, g: IsotropicMixture2D(c, s).sample(n, generator=g))
     assert "✔ Exercise 1.2 (sample_mixture): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", SAMPLE_WRONG.values(), ids=SAMPLE_WRONG.keys())
 def test_sample_mixture_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 1\.2 \(sample_mixture\)") as err:
-        ch01.check_sample_mixture(wrong)
+        generative_models.check_sample_mixture(wrong)
     assert fragment in str(err.value)
 
 
 def test_sample_mixture_check_restores_global_random_state():
     state = torch.get_rng_state()
-    ch01.check_sample_mixture(lambda n, c, s, g: IsotropicMixture2D(c, s).sample(n, generator=g))
+    generative_models.check_sample_mixture(lambda n, c, s, g: IsotropicMixture2D(c, s).sample(n, generator=g))
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -168,12 +168,12 @@ AVERAGE_LL_WRONG = {
 
 
 def test_average_log_likelihood_reference_passes(capsys):
-    ch01.check_average_log_likelihood(lambda m, x: float(m.log_prob(x).double().mean()))
+    generative_models.check_average_log_likelihood(lambda m, x: float(m.log_prob(x).double().mean()))
     assert "✔ Exercise 1.3 (average_log_likelihood): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", AVERAGE_LL_WRONG.values(), ids=AVERAGE_LL_WRONG.keys())
 def test_average_log_likelihood_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 1\.3 \(average_log_likelihood\)") as err:
-        ch01.check_average_log_likelihood(wrong)
+        generative_models.check_average_log_likelihood(wrong)
     assert fragment in str(err.value)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from genmodels import gan
-from genmodels.exercises import ExerciseError, ch07
+from genmodels.exercises import ExerciseError, gan_objective
 
 bce = F.binary_cross_entropy
 sig = torch.sigmoid
@@ -56,7 +56,7 @@ DISCRIMINATOR_WRONG = {
 
 
 def test_discriminator_bce_reference_passes(capsys):
-    ch07.check_discriminator_bce(
+    gan_objective.check_discriminator_bce(
         lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
         + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
     )
@@ -67,7 +67,7 @@ def test_discriminator_bce_reference_passes(capsys):
                          ids=DISCRIMINATOR_WRONG.keys())
 def test_discriminator_bce_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 7\.1 \(discriminator_bce\)") as err:
-        ch07.check_discriminator_bce(wrong)
+        gan_objective.check_discriminator_bce(wrong)
     assert fragment in str(err.value)
 
 
@@ -75,7 +75,7 @@ def test_discriminator_bce_stub_not_attempted(capsys):
     def stub(r, f):
         raise NotImplementedError("Exercise 7.1: not attempted yet")
 
-    ch07.check_discriminator_bce(stub)
+    gan_objective.check_discriminator_bce(stub)
     assert "not attempted yet" in capsys.readouterr().out
 
 
@@ -101,7 +101,7 @@ GENERATOR_WRONG = {
 
 
 def test_generator_loss_reference_passes(capsys):
-    ch07.check_generator_loss_flip_labels(
+    gan_objective.check_generator_loss_flip_labels(
         lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f)))
     assert "✔ Exercise 7.2 (generator_loss_flip_labels): correct" in capsys.readouterr().out
 
@@ -110,7 +110,7 @@ def test_generator_loss_reference_passes(capsys):
 def test_generator_loss_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError,
                        match=r"^Exercise 7\.2 \(generator_loss_flip_labels\)") as err:
-        ch07.check_generator_loss_flip_labels(wrong)
+        gan_objective.check_generator_loss_flip_labels(wrong)
     assert fragment in str(err.value)
 
 
@@ -151,7 +151,7 @@ JSD_WRONG = {
 
 
 def test_jsd_reference_passes(capsys):
-    ch07.check_jensen_shannon_divergence(_numpy_jsd)
+    gan_objective.check_jensen_shannon_divergence(_numpy_jsd)
     assert "✔ Exercise 7.3 (jensen_shannon_divergence): correct" in capsys.readouterr().out
 
 
@@ -159,7 +159,7 @@ def test_jsd_reference_passes(capsys):
 def test_jsd_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError,
                        match=r"^Exercise 7\.3 \(jensen_shannon_divergence\)") as err:
-        ch07.check_jensen_shannon_divergence(wrong)
+        gan_objective.check_jensen_shannon_divergence(wrong)
     assert fragment in str(err.value)
 
 

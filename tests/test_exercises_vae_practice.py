@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from genmodels.exercises import ExerciseError, ch06
+from genmodels.exercises import ExerciseError, vae_practice
 
 # --- Exercise 6.1: kl_per_latent_dimension ---------------------------------------------
 
@@ -42,14 +42,14 @@ KL_WRONG = {
 
 
 def test_kl_per_latent_dimension_right_answer_passes(capsys):
-    ch06.check_kl_per_latent_dimension(_kl_right)
+    vae_practice.check_kl_per_latent_dimension(_kl_right)
     assert "✔ Exercise 6.1 (kl_per_latent_dimension): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", KL_WRONG.values(), ids=KL_WRONG.keys())
 def test_kl_per_latent_dimension_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 6\.1 \(kl_per_latent_dimension\)") as err:
-        ch06.check_kl_per_latent_dimension(wrong)
+        vae_practice.check_kl_per_latent_dimension(wrong)
     assert fragment in str(err.value)
 
 
@@ -72,14 +72,14 @@ ACTIVITY_WRONG = {
 
 
 def test_activity_per_unit_right_answer_passes(capsys):
-    ch06.check_activity_per_unit(_activity_right)
+    vae_practice.check_activity_per_unit(_activity_right)
     assert "✔ Exercise 6.2 (activity_per_unit): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", ACTIVITY_WRONG.values(), ids=ACTIVITY_WRONG.keys())
 def test_activity_per_unit_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 6\.2 \(activity_per_unit\)") as err:
-        ch06.check_activity_per_unit(wrong)
+        vae_practice.check_activity_per_unit(wrong)
     assert fragment in str(err.value)
 
 
@@ -107,14 +107,14 @@ IWAE_WRONG = {
 
 
 def test_iwae_from_log_weights_right_answer_passes(capsys):
-    ch06.check_iwae_from_log_weights(_iwae_right)
+    vae_practice.check_iwae_from_log_weights(_iwae_right)
     assert "✔ Exercise 6.3 (iwae_from_log_weights): correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, fragment", IWAE_WRONG.values(), ids=IWAE_WRONG.keys())
 def test_iwae_from_log_weights_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 6\.3 \(iwae_from_log_weights\)") as err:
-        ch06.check_iwae_from_log_weights(wrong)
+        vae_practice.check_iwae_from_log_weights(wrong)
     assert fragment in str(err.value)
 
 
@@ -122,15 +122,15 @@ def test_reference_iwae_is_the_exact_log_mean_exp_on_small_numbers():
     """On moderate log-weights the bound can be computed naively in float64."""
     lw = torch.tensor([[0.0, -1.0], [math.log(3.0), -2.0]], dtype=torch.float64)
     expected = torch.tensor([math.log(2.0), math.log((math.exp(-1) + math.exp(-2)) / 2)], dtype=torch.float64)
-    torch.testing.assert_close(ch06.reference_iwae_from_log_weights(lw), expected)
+    torch.testing.assert_close(vae_practice.reference_iwae_from_log_weights(lw), expected)
 
 
 @pytest.mark.parametrize(
     "check, stub",
     [
-        (ch06.check_kl_per_latent_dimension, lambda mu, lv: ...),
-        (ch06.check_activity_per_unit, lambda mu: None),
-        (ch06.check_iwae_from_log_weights, lambda lw: (_ for _ in ()).throw(NotImplementedError())),
+        (vae_practice.check_kl_per_latent_dimension, lambda mu, lv: ...),
+        (vae_practice.check_activity_per_unit, lambda mu: None),
+        (vae_practice.check_iwae_from_log_weights, lambda lw: (_ for _ in ()).throw(NotImplementedError())),
     ],
     ids=["6.1", "6.2", "6.3"],
 )

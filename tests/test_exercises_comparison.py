@@ -1,4 +1,4 @@
-"""The checks of chapter 10 accept right answers, see stubs, and name typical mistakes."""
+"""The checks of chapter 11 accept right answers, see stubs, and name typical mistakes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genmodels.exercises import ExerciseError, ch10
+from genmodels.exercises import ExerciseError, comparison
 
 # --- reference answers, written independently of the check module ---------------------
 
@@ -117,13 +117,13 @@ def pll_batch_mean(rbm, v):
 
 
 def pll_stub(rbm, v):
-    raise NotImplementedError("Exercise 10.3: not attempted yet")
+    raise NotImplementedError("Exercise 11.3: not attempted yet")
 
 
 RIGHT = [
-    (ch10.check_class_kl_to_uniform, kl_right),
-    (ch10.check_bits_per_dimension, bpd_right),
-    (ch10.check_rbm_pseudo_log_likelihood, pll_right),
+    (comparison.check_class_kl_to_uniform, kl_right),
+    (comparison.check_bits_per_dimension, bpd_right),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_right),
 ]
 
 
@@ -134,25 +134,25 @@ def test_right_answer_passes(check, answer, capsys):
 
 
 def test_stub_is_not_attempted(capsys):
-    ch10.check_rbm_pseudo_log_likelihood(pll_stub)
+    comparison.check_rbm_pseudo_log_likelihood(pll_stub)
     assert "not attempted yet" in capsys.readouterr().out
 
 
 WRONG = [
-    (ch10.check_class_kl_to_uniform, kl_reversed, "KL(uniform ‖ p)"),
-    (ch10.check_class_kl_to_uniform, kl_entropy, "entropy H(p)"),
-    (ch10.check_class_kl_to_uniform, kl_bits, "in bits"),
-    (ch10.check_class_kl_to_uniform, kl_counts, "class *counts*"),
-    (ch10.check_class_kl_to_uniform, kl_nan_on_empty, "0 · log 0 = 0"),
-    (ch10.check_class_kl_to_uniform, kl_present_only, "also those no sample falls in"),
-    (ch10.check_bits_per_dimension, bpd_sign, "flip the sign"),
-    (ch10.check_bits_per_dimension, bpd_nats, "nats per dimension"),
-    (ch10.check_bits_per_dimension, bpd_per_image, "bits per image"),
-    (ch10.check_bits_per_dimension, bpd_log10, "log₁₀"),
-    (ch10.check_rbm_pseudo_log_likelihood, pll_swapped_terms, "sign inside the sigmoid"),
-    (ch10.check_rbm_pseudo_log_likelihood, pll_mean, "averaged over the D bits"),
-    (ch10.check_rbm_pseudo_log_likelihood, pll_no_log, "*logarithms*"),
-    (ch10.check_rbm_pseudo_log_likelihood, pll_batch_mean, "one value per row"),
+    (comparison.check_class_kl_to_uniform, kl_reversed, "KL(uniform ‖ p)"),
+    (comparison.check_class_kl_to_uniform, kl_entropy, "entropy H(p)"),
+    (comparison.check_class_kl_to_uniform, kl_bits, "in bits"),
+    (comparison.check_class_kl_to_uniform, kl_counts, "class *counts*"),
+    (comparison.check_class_kl_to_uniform, kl_nan_on_empty, "0 · log 0 = 0"),
+    (comparison.check_class_kl_to_uniform, kl_present_only, "also those no sample falls in"),
+    (comparison.check_bits_per_dimension, bpd_sign, "flip the sign"),
+    (comparison.check_bits_per_dimension, bpd_nats, "nats per dimension"),
+    (comparison.check_bits_per_dimension, bpd_per_image, "bits per image"),
+    (comparison.check_bits_per_dimension, bpd_log10, "log₁₀"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_swapped_terms, "sign inside the sigmoid"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_mean, "averaged over the D bits"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_no_log, "*logarithms*"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_batch_mean, "one value per row"),
 ]
 
 
