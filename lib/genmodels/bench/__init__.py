@@ -3,7 +3,7 @@
 * :mod:`.sections` — one function per section, all with one signature
   (``run(settings=None, *, quick, seed, device, log) -> dict``), registered in
   :data:`~genmodels.bench.sections.SECTIONS`;
-* :mod:`.gan_runs` — the GAN section (chapter 9): the toy GANs over several seeds, with a
+* :mod:`.gan_runs` — the GAN section (chapter 10): the toy GANs over several seeds, with a
   resumable log of finished runs;
 * :mod:`.cli` — the command line: builds each section's settings from its options, runs
   the sections, prints their tables and writes one JSON file per section, into the package

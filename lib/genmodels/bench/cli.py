@@ -78,8 +78,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m genmodels.bench",
         description="Every headline number of the book: GAN mode metrics on the ring and grid "
-        "(chapter 9), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
-        "image GANs (chapter 8) and the comparison of the families (chapter 10). Each section "
+        "(chapter 10), Gibbs mixing and RBM likelihoods (chapter 3), the VAE (chapter 6), the "
+        "image GANs (chapter 8) and the comparison of the families (chapter 11). Each section "
         "writes bench_<section>.json: a full run into the package (genmodels/results/, which "
         "the chapters and the results appendix read), a --quick run into "
         f"{QUICK_DIR}/ under the current directory (never into the package).",
@@ -98,7 +98,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best).")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1, as the book's build executes the "
-                        "chapters; chapter 10 always uses 1 on a CPU).")
+                        "chapters; chapter 11 always uses 1 on a CPU).")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="where each section writes bench_<section>.json (default: the "
                         f"package's results folder {results.RESULTS_DIR}; {QUICK_DIR} with "
@@ -106,7 +106,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="the JSON file of the one section that --only names (instead of "
                         "DATA_DIR/bench_<section>.json); '-': none.")
-    gan = parser.add_argument_group("GAN section (chapter 9)")
+    gan = parser.add_argument_group("GAN section (chapter 10)")
     gan.add_argument("--seeds", type=int, default=5,
                      help="number of seeds SEED..SEED+N-1 (default 5; 1 with --quick).")
     gan.add_argument("--datasets", default="ring,grid", help="comma-separated: ring,grid.")

@@ -1,11 +1,11 @@
 """The benchmark's GAN section: mode collapse on the 2-D mixtures over several seeds.
 
-Chapter 9's protocol (VEEGAN, Srivastava et al., 2017; PacGAN, Lin et al., 2018): the ring
+Chapter 10's protocol (VEEGAN, Srivastava et al., 2017; PacGAN, Lin et al., 2018): the ring
 of 8 Gaussians (radius 1, std 0.01) and the grid of 25 ({−4, −2, 0, 2, 4}², std 0.05);
 2,500 samples per trained generator; a sample is *high quality* within 3 std of its nearest
 centre; a mode is *captured* when it is the nearest centre of at least one high-quality
 sample (:func:`genmodels.measure.sample_quality.mode_metrics`). The vanilla GAN and each
-remedy of chapter 9 (:data:`genmodels.experiments.toy_gan.GAN_CONFIGS`) are trained once
+remedy of chapter 10 (:data:`genmodels.experiments.toy_gan.GAN_CONFIGS`) are trained once
 per seed; the section reports mean ± standard deviation beside the published numbers.
 
 :func:`run_gan_section` is the section as the command line runs it (the signature every
@@ -290,7 +290,7 @@ class GanBenchSettings:
 def run_gan_section(settings: GanBenchSettings | None = None, *, quick: bool = False,
                     seed: int = 0, device: torch.device | None = None, log: Log = print
                     ) -> dict[str, Any]:
-    """Chapter 9's mode-collapse table: every variant on every data set, once per seed.
+    """Chapter 10's mode-collapse table: every variant on every data set, once per seed.
 
     ``settings`` (default :class:`GanBenchSettings`) chooses the data sets, variants,
     seeds, steps, workers and the runs file; ``quick`` trains
@@ -311,5 +311,5 @@ def run_gan_section(settings: GanBenchSettings | None = None, *, quick: bool = F
     section = run_gan_bench(seeds, settings.datasets, configs, settings.toy_gan_settings(quick),
                             device, log=log, jobs=settings.jobs, runs_file=settings.runs_file,
                             resume=settings.resume)
-    return {"chapter": "ch09_gan_failure_modes", **section, "device": describe_device(device),
+    return {"chapter": "ch10_gan_remedies", **section, "device": describe_device(device),
             "torch_threads": torch.get_num_threads()}

@@ -594,7 +594,7 @@ class Section(NamedTuple):
 
 
 SECTIONS: dict[str, Section] = {
-    "gan": Section(run_gan_section, "ch09_gan_failure_modes",
+    "gan": Section(run_gan_section, "ch10_gan_remedies",
                    "Mode collapse on the 2-D mixtures: the remedies, measured"),
     "gibbs": Section(run_gibbs_bench, "ch03_gibbs_sampling",
                      "Gibbs sampling: mixing against correlation"),

@@ -1,14 +1,14 @@
 """The benchmark's results as tables: the one place that formats them, as plain text for the
-command line and chapter 9, as HTML for the results appendix.
+command line and chapter 10, as HTML for the results appendix.
 
 ``python -m genmodels.bench`` writes one JSON document per section (see
 :mod:`genmodels.bench` and :mod:`genmodels.bench.sections`). One ``*_tables`` function per
 section (:data:`TABLES`) turns its dict into :class:`Table` objects; then
-:func:`format_section_text` prints them (:func:`format_table_text`; chapter 9 prints the GAN
+:func:`format_section_text` prints them (:func:`format_table_text`; chapter 10 prints the GAN
 section's main table with :func:`format_gan_table`) and :func:`section_html` renders them for
 the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
 versions, seeds, load) and the references their numbers are compared with.
-:func:`gan_numbers` and :func:`glue_numbers` give chapter 9's text the numbers it quotes.
+:func:`gan_numbers` and :func:`glue_numbers` give chapter 10's text the numbers it quotes.
 Nothing here runs a model.
 """
 
@@ -205,7 +205,7 @@ def gan_tables(section: Mapping[str, Any]) -> list[Table]:
 
 
 def format_gan_table(section: Mapping[str, Any]) -> str:
-    """The GAN section's main table as plain text (chapter 9 prints it): modes captured,
+    """The GAN section's main table as plain text (chapter 10 prints it): modes captured,
     high-quality share and reverse KL per data set and variant, mean ± standard deviation
     over the seeds, then the published rows with their sources. The first table of
     :func:`gan_tables`, formatted by :func:`format_table_text` like every table."""
