@@ -39,7 +39,7 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
     assert doc["machine"]["torch"] == torch.__version__
     section = doc["gan"]
     assert section["seeds"] == [0] and doc["seeds"] == [0]
-    assert section["chapter"] == "ch09_gan_failure_modes"
+    assert section["chapter"] == "ch10_gan_remedies"
     assert section["device"].startswith("cpu") and section["torch_threads"] == 1
     assert section["settings"]["ring"]["steps"] == 20
     assert section["settings"]["ring"]["latent_dim"] == 2
