@@ -50,10 +50,40 @@ def test_every_toc_entry_exists():
         assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
 
 
+def imported_modules(source: str) -> set[str]:
+    """The modules a cell imports (``from genmodels.bench import cli`` → genmodels.bench and
+    genmodels.bench.cli)."""
+    source = "\n".join(line for line in source.splitlines()
+                       if not line.lstrip().startswith(("!", "%")))
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return modules
+
+
+def test_imported_modules_sees_every_form():
+    assert "genmodels.bench" in imported_modules("from genmodels import bench")
+    assert "genmodels.bench.cli" in imported_modules("from genmodels.bench import cli")
+    assert "genmodels.bench.cli" in imported_modules("import genmodels.bench.cli as b")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_imports_the_benchmark(path):
+    """Chapters import models, measures and experiments; the benchmark only calls them."""
+    nb = nbformat.read(path, as_version=4)
+    bench = sorted(m for c in nb.cells if c.cell_type == "code"
+                   for m in imported_modules(c.source)
+                   if m == "genmodels.bench" or m.startswith("genmodels.bench."))
+    assert not bench, f"{path.name} imports the benchmark ({bench}); import the experiment instead"
+
+
 def library_function_names() -> set[str]:
     names: set[str] = set()
     for mod in pkgutil.walk_packages(genmodels.__path__, "genmodels."):
-        if ".exercises" in mod.name or mod.name.endswith(".bench"):
+        if ".exercises" in mod.name or mod.name.startswith("genmodels.bench"):
             continue
         module = importlib.import_module(mod.name)
         for name, obj in vars(module).items():
