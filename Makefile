@@ -44,26 +44,35 @@ system-deps:
 	  fi; \
 	fi
 
-book: setup student classifier
-	$(BIN)/python tools/execute_notebooks.py
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
+# Each phase prints its time (tools/timed.sh); the notebooks are executed two at a time into
+# Jupyter Book's cache, re-executed only when they or what they depend on changed.
+book:
+	@tools/timed.sh --reset
+	@tools/timed.sh set-up $(MAKE) --no-print-directory setup
+	@tools/timed.sh classifier $(MAKE) --no-print-directory classifier
+	@tools/timed.sh student $(MAKE) --no-print-directory student
+	@tools/timed.sh notebooks $(BIN)/python tools/execute_notebooks.py
+	@tools/timed.sh build $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "website: _build/html/index.html"
 
 # The Fashion-MNIST classifier behind the Fréchet distances is trained once (about a minute on
 # a CPU) and cached in ~/.cache/genmodels; doing it here keeps it out of notebook timings.
 classifier: $(STAMP) system-deps
-	$(BIN)/python -c "from genmodels.classifier import load_fashion_classifier as f; f()"
+	$(BIN)/python -c "from genmodels.measure.classifier import load_fashion_classifier as f; f()"
 
 student: $(STAMP)
 	$(BIN)/python tools/student_edition.py --out student
 
 # Two pytest workers on two cores: one math thread each, or PyTorch oversubscribes the CPU.
+# The notebooks are executed once, by `make book`; the tests read that execution from the cache.
+PYTEST := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope -p no:cacheprovider
 test: book
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=600 -p no:cacheprovider tests book
+	@tools/timed.sh tests $(PYTEST) tests
+	@tools/timed.sh --summary
 
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not site and not slow" tests
+# The library's tests without the built book: gets the data and the classifier they need.
+test-fast: setup classifier
+	$(PYTEST) -m "not site and not slow and not book" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools book
