@@ -66,20 +66,48 @@ def test_class_coverage_rejects_labels():
         coverage.class_coverage(torch.tensor([1, 2, 3]))
 
 
-def test_stopwatch_measures_sleep_as_wall_not_cpu():
+class FakeClock:
+    """Stands for the time module in genmodels.core.timing: the test moves the clocks."""
+
+    def __init__(self) -> None:
+        self.wall = 100.0
+        self.cpu = 7.0
+
+    def perf_counter(self) -> float:
+        return self.wall
+
+    def process_time(self) -> float:
+        return self.cpu
+
+
+def test_stopwatch_reads_the_wall_and_cpu_clocks(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(timing, "time", clock)
     with timing.Stopwatch() as watch:
-        time.sleep(0.2)
-    assert 0.19 < watch.wall < 1.0
-    assert watch.cpu < 0.1
+        clock.wall += 2.5  # a block that waited: wall time passes, little CPU time
+        clock.cpu += 0.25
+    assert watch.wall == 2.5 and watch.cpu == 0.25
 
 
-def test_ms_per_1000_samples_scales_with_n():
+def test_stopwatch_measures_at_least_a_sleep():
+    with timing.Stopwatch() as watch:
+        time.sleep(0.05)
+    assert watch.wall >= 0.05 and watch.cpu >= 0.0  # lower bounds only: a loaded machine is slower
+
+
+def test_ms_per_1000_samples_scales_with_n(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(timing, "time", clock)
+    calls = []
+
     def sample(n):
-        time.sleep(0.01)
+        calls.append(n)
+        clock.wall += 0.010 * (1 + len(calls) % 2)  # 10 or 20 ms per call of 500 samples
         return torch.zeros(n, 2)
 
     ms = timing.ms_per_1000_samples(sample, n=500, repeats=3)
-    assert 19.0 < ms < 200.0  # 10 ms for 500 samples -> about 20 ms per 1000
+    assert calls == [500] * 4  # one warm-up call, then three timed
+    assert ms == pytest.approx(20.0)  # the median of 10, 20, 10 ms for 500 -> 20 ms per 1000
 
 
 def test_ms_per_1000_samples_checks_the_sampler():
