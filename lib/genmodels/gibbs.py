@@ -13,9 +13,8 @@ and a systematic-scan sweep makes each coordinate an AR(1) process with coeffici
 Every chain is simulated at once: the state is a tensor ``[n_chains, 2]`` and only the
 Markov time runs in a Python loop.
 
-:func:`measure_mixing` runs chapter 3's experiment "Mixing against correlation" (the
-settings of its table are :class:`MixingSettings`) and :func:`mixing_closed_form` gives
-the values it is compared with; the results appendix runs the same functions.
+Chapter 3's experiment "Mixing against correlation", which runs these chains for several ρ
+and compares them with the closed forms, is :mod:`genmodels.experiments.gibbs_mixing`.
 """
 
 from __future__ import annotations

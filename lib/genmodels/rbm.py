@@ -16,9 +16,8 @@ free energy F(v) = −bᵀv − Σ_j softplus(c_j + vᵀW_{:,j}) with p(v) = exp
 model expectation; contrastive divergence replaces the model expectation by samples of
 a short Gibbs chain (Book: eq-cd-gradient, chapter 3).
 
-The end of the module holds chapter 3's experiment with RBMs on the digits (its settings
-:class:`DigitsRBMSettings`, :func:`train_rbms_by_rule`, :func:`long_chain_free_energies`)
-and :func:`gibbs_snapshots` (chapter 11); the results appendix runs the same functions.
+Chapter 3's experiment with RBMs on the digits (CD-k against PCD, long chains, snapshots)
+is :mod:`genmodels.experiments.rbm_digits`.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ returns ``(mu, logvar)``, each ``[B, D]``, the diagonal Gaussian q(z|x); ``model
 returns Bernoulli logits or the Gaussian mean of p(x|z), shaped like ``x``. The attributes
 ``model.likelihood`` ("bernoulli" or "gaussian") and ``model.sigma`` are used when present.
 
-Chapter 6 trains its models with :func:`train_with_adam` and the settings of
-:class:`FashionVAESettings`, shared with the results appendix (``genmodels.bench.sections``).
+Every VAE of the book trains with :func:`train_with_adam`; chapter 6's settings are
+:class:`genmodels.experiments.vae_fashion.FashionVAESettings`.
 """
 
 from __future__ import annotations
@@ -461,7 +461,7 @@ class ConvVAE(VAE):
         self.decoder = conv_decoder(self.latent_dim, self.image_shape, width)
 
 
-# ------------------------------------------------------------ chapter 6's experiment
+# ------------------------------------------------------------ training
 
 
 LossTerms = Callable[[nn.Module, torch.Tensor], Mapping[str, torch.Tensor]]

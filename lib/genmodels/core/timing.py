@@ -1,4 +1,8 @@
-"""Moved from coverage.py."""
+"""Timing on any device: wall-clock and CPU seconds of a block, and the cost of sampling.
+
+:class:`Stopwatch` synchronises CUDA or MPS at both ends of a ``with`` block, so queued
+kernels are counted; :func:`ms_per_1000_samples` times a sampler (chapter 11's cost table).
+"""
 
 from __future__ import annotations
 

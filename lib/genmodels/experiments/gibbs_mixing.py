@@ -1,4 +1,11 @@
-"""Moved from gibbs.py."""
+"""Chapter 3's experiment "Mixing against correlation": Gibbs chains of the bivariate Gaussian.
+
+:func:`measure_mixing` runs the chains for each ρ of :class:`MixingSettings` and measures the
+lag-1 autocorrelation, the integrated autocorrelation time and the effective sample size;
+:func:`mixing_closed_form` gives the values they are compared with (Book:
+eq-gibbs-lag1-autocorrelation). The sampler and the measures are :mod:`genmodels.gibbs`; the
+chapter and the benchmark's ``gibbs`` section call these functions.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Moved from rbm.py."""
+"""Chapter 3's experiment with restricted Boltzmann machines on scikit-learn's digits.
+
+Small RBMs (exact likelihood by enumerating the hidden units) trained by CD-1, CD-10 and
+PCD-1 (:func:`train_rbms_by_rule`, :func:`train_small_rbms`), larger RBMs sampled by long
+Gibbs chains (:func:`train_large_rbms`, :func:`long_chain_free_energies`) and the snapshots
+of a chain (:func:`gibbs_snapshots`), with their settings (:class:`DigitsRBMSettings`). The
+chapter and the benchmark's ``rbm`` section call these same functions. The model itself is
+:mod:`genmodels.rbm`.
+"""
 
 from __future__ import annotations
 

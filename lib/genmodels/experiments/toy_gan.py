@@ -1,4 +1,12 @@
-"""Moved from cli.py."""
+"""Chapters 9 and 10's experiment: GANs on the ring of 8 and the grid of 25 Gaussians.
+
+:data:`GAN_CONFIGS` lists the variants (the vanilla minimax GAN and each remedy of chapter 10),
+:class:`ToyGanSettings` the players and the budget (:data:`DEFAULT_SETTINGS` per data set),
+:func:`build_toy_gan` makes the players and :func:`train_toy_gan` trains one variant with one
+seed and measures its samples (:func:`genmodels.measure.sample_quality.mode_metrics`).
+:data:`PUBLISHED` holds the published rows the benchmark's table is compared with. The
+chapters and the benchmark's ``gan`` section (:mod:`genmodels.bench.gan_runs`) share this code.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Moved from vae.py."""
+"""Chapter 6's experiment: the VAE on Fashion-MNIST, the settings of its training and evaluation.
+
+:class:`FashionVAESettings` holds the chapter's choices (model ``vae16``, Adam, the budget on
+a CPU and on a GPU, the sizes of the evaluation); the chapter and the benchmark's ``vae``
+section (:func:`genmodels.bench.sections.run_vae_bench`) both train with
+:func:`genmodels.vae.train_with_adam` under these settings, so they print the same numbers.
+"""
 
 from __future__ import annotations
 
