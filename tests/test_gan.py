@@ -210,6 +210,13 @@ def test_generator_gradient_norm_closed_form_for_linear_players(loss_name: str, 
     assert all(p.grad is None for p in [*G.parameters(), *D.parameters()])
 
 
+def test_generator_gradient_norm_needs_trainable_parameters() -> None:
+    G = _LinearGenerator(torch.ones(3, 2), torch.zeros(3)).requires_grad_(False)
+    D = _LinearDiscriminator(torch.ones(3), 0.0)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        gan.generator_gradient_norm(G, D, torch.ones(4, 2), gan.generator_loss_non_saturating)
+
+
 def test_loss_input_validation() -> None:
     with pytest.raises(ValueError, match=r"shape \[B\]"):
         gan.discriminator_loss(torch.zeros(4, 1), torch.zeros(4))

@@ -450,6 +450,8 @@ def generator_gradient_norm(
     the vanishing gradient of a strong discriminator (chapter 9).
     """
     params = [p for p in G.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("G has no trainable parameters (requires_grad=True): no gradient to measure.")
     grads = torch.autograd.grad(loss(D(G(z))), params)
     return torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
 
