@@ -5,8 +5,9 @@ Used by ``test_no_reimplementation.py``; not part of the installed package.
 Names say nothing here: a notebook that copies ``far_from_encodings_share`` under another
 name, with other variable names, is still a copy. Two rules look at what code *does*.
 
-**1. The same computation** (:func:`structural_matches`). Every function of the library and
-every code cell of a notebook (and each function defined in it) is turned into
+**1. The same computation** (:meth:`Library.matches`). Every public function of the library
+(not its exercises, figures, result tables or benchmark command line: ``SKIPPED_MODULES``)
+and every code cell of a notebook (and each function defined in it) is turned into
 *canonical expression trees*:
 
 * every identifier the code binds itself (variables, parameters, its own functions) and
@@ -62,7 +63,8 @@ LEAF = "·"
 ANY_CALL = "call:·"
 
 # Thresholds, set between the old re-implementations (tests/data/reimplemented_cells.json:
-# 10 to 14 nodes, 100 % of the function) and the closest current notebook code (under 60 %).
+# 10 to 14 nodes, 100 % of the function) and the closest current notebook code that is not
+# allow-listed (under 60 %; ``Library.closest`` lists the nearest).
 MIN_NODES = 8  # size of the shared part of the two trees, placeholders included
 MIN_OPERATIONS = 4  # ... of which operations (calls, arithmetic, comparisons, ...)
 MIN_COVERAGE = 0.75  # ... and at least this share of the library function's result tree
