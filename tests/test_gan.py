@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import minimize
 from scipy.spatial.distance import jensenshannon
+from torch import nn
 
 from genmodels import gan
 
@@ -161,6 +162,59 @@ def test_saturating_gradient_vanishes_as_discriminator_wins() -> None:
     (g_ns,) = torch.autograd.grad(gan.generator_loss_non_saturating(logits2), logits2)
     assert abs(g_sat.item()) < 1e-8
     assert g_ns.item() == pytest.approx(-1.0, abs=1e-8)
+
+
+class _LinearGenerator(nn.Module):
+    """G(z) = W z + b, shapes [B, latent] -> [B, out]."""
+
+    def __init__(self, w: torch.Tensor, b: torch.Tensor) -> None:
+        super().__init__()
+        self.w, self.b = nn.Parameter(w.clone()), nn.Parameter(b.clone())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.w.T + self.b
+
+
+class _LinearDiscriminator(nn.Module):
+    """A fixed linear logit l = a·x + c, shapes [B, out] -> [B]."""
+
+    def __init__(self, a: torch.Tensor, c: float) -> None:
+        super().__init__()
+        self.a, self.c = nn.Parameter(a.clone()), nn.Parameter(torch.tensor(c, dtype=a.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.a + self.c
+
+
+@pytest.mark.parametrize("loss_name", ["saturating", "non_saturating"])
+@pytest.mark.parametrize("freeze_bias", [False, True])
+def test_generator_gradient_norm_closed_form_for_linear_players(loss_name: str, freeze_bias: bool) -> None:
+    rng = np.random.default_rng(3)
+    w, b, a = rng.normal(size=(3, 2)), rng.normal(size=3), rng.normal(size=3)
+    c, z = 0.4, rng.normal(size=(7, 2))
+    G = _LinearGenerator(torch.tensor(w), torch.tensor(b))
+    D = _LinearDiscriminator(torch.tensor(a), c)
+    G.b.requires_grad_(not freeze_bias)
+    loss = gan.generator_loss_saturating if loss_name == "saturating" else gan.generator_loss_non_saturating
+    norm = gan.generator_gradient_norm(G, D, torch.tensor(z), loss)
+
+    # By hand (NumPy): l_i = a·(W z_i + b) + c; dL/dl_i = −σ(l_i)/B (saturating) or
+    # −(1 − σ(l_i))/B (non-saturating); dL/dW = a (Σ_i g_i z_i)ᵀ, dL/db = (Σ_i g_i) a.
+    logits = (z @ w.T + b) @ a + c
+    sigma = 1 / (1 + np.exp(-logits))
+    g = -(sigma if loss_name == "saturating" else 1 - sigma) / len(z)
+    squared = np.sum(a**2) * np.sum((g @ z) ** 2) + (0 if freeze_bias else np.sum(a**2) * g.sum() ** 2)
+    assert norm.ndim == 0
+    assert norm.item() == pytest.approx(math.sqrt(squared), rel=1e-12)
+    # It measures without side effects: no gradient is stored on either player.
+    assert all(p.grad is None for p in [*G.parameters(), *D.parameters()])
+
+
+def test_generator_gradient_norm_needs_trainable_parameters() -> None:
+    G = _LinearGenerator(torch.ones(3, 2), torch.zeros(3)).requires_grad_(False)
+    D = _LinearDiscriminator(torch.ones(3), 0.0)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        gan.generator_gradient_norm(G, D, torch.ones(4, 2), gan.generator_loss_non_saturating)
 
 
 def test_loss_input_validation() -> None:

@@ -431,6 +431,31 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def generator_gradient_norm(
+    G: nn.Module,
+    D: nn.Module,
+    z: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """‖∇_φ L_G‖₂: the norm of the gradient a generator loss sends to G's parameters φ.
+
+    L_G = ``loss(D(G(z)))`` on the noise batch ``z [B, latent_dim]``, e.g.
+    :func:`generator_loss_saturating` or :func:`generator_loss_non_saturating`; the norm
+    is taken over all of G's trainable parameters at once (every gradient entry
+    concatenated into one vector). Nothing is updated and no ``.grad`` is written (the
+    gradient comes from ``torch.autograd.grad``), so it can measure the gradient each loss
+    *would* send in the middle of a training run. Returns a 0-d tensor on G's device.
+
+    Book: the gradients of eq-g-step-saturating and eq-g-step-non-saturating (chapter 7);
+    the vanishing gradient of a strong discriminator (chapter 9).
+    """
+    params = [p for p in G.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("G has no trainable parameters (requires_grad=True): no gradient to measure.")
+    grads = torch.autograd.grad(loss(D(G(z))), params)
+    return torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))
+
+
 def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """WGAN critic loss mean f(x̃) − mean f(x) (minimised), scores unbounded.
 
