@@ -13,9 +13,8 @@ and a systematic-scan sweep makes each coordinate an AR(1) process with coeffici
 Every chain is simulated at once: the state is a tensor ``[n_chains, 2]`` and only the
 Markov time runs in a Python loop.
 
-:func:`measure_mixing` runs chapter 3's experiment "Mixing against correlation" (the
-settings of its table are :class:`MixingSettings`) and :func:`mixing_closed_form` gives
-the values it is compared with; the results appendix runs the same functions.
+Chapter 3's experiment "Mixing against correlation" runs these samplers in
+:mod:`genmodels.experiments.gibbs_mixing`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import torch
 
 __all__ = [
     "gibbs_discrete_pair",
-    "bivariate_conditional",
     "gibbs_bivariate_gaussian",
     "autocorrelation",
     "integrated_autocorrelation_time",
@@ -105,24 +103,6 @@ def gibbs_discrete_pair(
         out[:, t, 0] = x
         out[:, t, 1] = y
     return out
-
-
-def bivariate_conditional(other: torch.Tensor, rho: float) -> tuple[torch.Tensor, float]:
-    """Mean and standard deviation of one coordinate given the other.
-
-    For the standard bivariate Gaussian with correlation ``rho``, the conditional of x
-    given y = ``other`` is N(ρ·y, 1 − ρ²) (and symmetrically for y given x).
-    Book: eq-bivariate-conditional (chapter 3).
-
-    Args:
-        other: the conditioning coordinate, any shape.
-        rho: the correlation, −1 < ρ < 1.
-
-    Returns:
-        ``(mean, std)``: ``mean`` has the shape of ``other``; ``std = sqrt(1 − ρ²)``.
-    """
-    rho = _check_rho(rho)
-    return rho * other, math.sqrt(1.0 - rho * rho)
 
 
 def gibbs_bivariate_gaussian(
@@ -284,8 +264,3 @@ def effective_sample_size(x: torch.Tensor) -> float:
     """
     tau = integrated_autocorrelation_time(x)
     return x.shape[0] / tau
-
-
-# ---------------------------------------------------------------------------------------
-# Chapter 3's experiment "Mixing against correlation"
-# ---------------------------------------------------------------------------------------

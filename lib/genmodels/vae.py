@@ -29,14 +29,7 @@ from torch import nn
 
 from genmodels.core import train
 from genmodels.core.validation import check_positive_int
-from genmodels.nets import (
-    check_batch,
-    check_image_shape,
-    check_latent,
-    conv_decoder,
-    conv_encoder,
-    mlp,
-)
+from genmodels.nets import check_batch, check_image_shape, check_latent, mlp
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -439,26 +432,6 @@ class MLPVAE(VAE):
             mlp([self.latent_dim, *reversed(tuple(hidden)), n_pixels]),
             nn.Unflatten(1, self.image_shape),
         )
-
-
-class ConvVAE(VAE):
-    """A convolutional VAE (see :func:`genmodels.nets.conv_encoder`); height and width
-    must be multiples of 4."""
-
-    def __init__(
-        self,
-        latent_dim: int,
-        image_shape: Sequence[int] = (1, 28, 28),
-        likelihood: Likelihood = "bernoulli",
-        sigma: float | None = None,
-        width: int = 32,
-    ) -> None:
-        super().__init__()
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.image_shape = check_image_shape(image_shape, multiple_of=4)
-        self._set_likelihood(likelihood, sigma)
-        self.encoder = conv_encoder(self.image_shape, 2 * self.latent_dim, width)
-        self.decoder = conv_decoder(self.latent_dim, self.image_shape, width)
 
 
 # ------------------------------------------------------------ chapter 6's experiment

@@ -56,9 +56,6 @@ __all__ = [
     "train_vae_on_batches",
 ]
 
-MODELS = ("VAE", "GAN", "RBM")
-
-
 
 @dataclass(frozen=True)
 class ComparisonSettings:

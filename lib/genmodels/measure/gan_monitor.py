@@ -12,12 +12,9 @@ function, so the training code stays the library's own:
     recorder.images()      # [T, n, ...] on the CPU, recorder.steps: the T step indices
 
 :func:`discriminator_accuracy` is the accuracy of eq-discriminator-accuracy on any two
-batches of logits; :func:`with_discriminator_accuracy` measures it *after* each update,
-on fresh fakes (extra forward passes), for a step that does not report it or when the
-accuracy after the update is wanted.
+batches of logits (0-d tensors on the device: no host synchronisation).
 
-Neither wrapper calls ``.item()`` or copies to the host inside the loop: accuracies
-are 0-d tensors on the device (``train.fit`` copies them with the other terms), and
+The recorder calls no ``.item()`` and copies nothing to the host inside the loop:
 snapshots stay on the device until :meth:`SampleRecorder.images` is called.
 
 Book: chapter 8 (GANs in practice).
@@ -30,9 +27,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from genmodels.gan import sample_latent
-
-__all__ = ["SampleRecorder", "discriminator_accuracy", "with_discriminator_accuracy"]
+__all__ = ["SampleRecorder", "discriminator_accuracy"]
 
 
 def _check_logits(name: str, logits: torch.Tensor) -> None:
@@ -66,48 +61,6 @@ def discriminator_accuracy(
 
 
 StepFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
-
-
-def with_discriminator_accuracy(
-    step: StepFn,
-    G: nn.Module,
-    D: nn.Module,
-    latent_dim: int,
-    generator: torch.Generator | None = None,
-) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """Add ``acc_real`` and ``acc_fake``, measured after the update, to what a GAN step returns.
-
-    After ``step(real)`` has updated both players, the discriminator judges the same real
-    batch and a fresh batch of as many fakes G(z), without gradients; the two
-    accuracies of :func:`discriminator_accuracy` are added to the step's terms (replacing
-    the accuracies before the update that :func:`genmodels.gan.make_gan_step` returns).
-    This costs one extra forward pass of G and two of D per step, and draws the fresh
-    codes from ``generator``. The networks stay in the
-    mode the step left them in (training mode: batch-normalised discriminators see real
-    and fake batches separately, as during the update).
-
-    Args:
-        step: ``step(real [B, ...]) -> dict`` of scalar terms, e.g. from
-            :func:`genmodels.gan.make_gan_step`.
-        G, D: the generator and the discriminator the step trains (D returns logits).
-        latent_dim: the dimension of z.
-        generator: the source of the fresh noise (seeded runs stay reproducible).
-
-    Book: eq-discriminator-accuracy (chapter 8).
-    """
-    if not callable(step):
-        raise TypeError(f"step must be a function step(real) -> dict, got {type(step).__name__}.")
-
-    def monitored(real: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = dict(step(real))
-        with torch.no_grad():
-            fake = G(sample_latent(real.shape[0], latent_dim, real.device, generator))
-            acc_real, acc_fake = discriminator_accuracy(D(real), D(fake))
-        terms["acc_real"] = acc_real
-        terms["acc_fake"] = acc_fake
-        return terms
-
-    return monitored
 
 
 class SampleRecorder:

@@ -1,14 +1,12 @@
-"""Sample-quality metrics: mode coverage on 2-D mixtures, Fréchet distance, inception score.
+"""Sample-quality metrics: mode coverage on 2-D mixtures and the Fréchet distance.
 
 * :func:`mode_metrics` follows the protocol of VEEGAN (Srivastava et al., 2017) and
   PacGAN (Lin et al., 2018) for the ring and grid of Gaussians.
 * :func:`frechet_distance` is the distance between Gaussian fits of two feature sets
   (the FID of Heusel et al., 2017, when the features come from Inception); the course
   uses the features of its own Fashion-MNIST classifier (:mod:`genmodels.measure.classifier`).
-* :func:`inception_score` is exp E_x KL(p(y|x) ‖ p(y)) (Salimans et al., 2016), again
-  with any classifier's probabilities.
 
-Every function accepts plain tensors of features or probabilities, so it can be tested
+Every function accepts plain tensors of features, so it can be tested
 without a trained classifier.
 """
 
@@ -193,34 +191,10 @@ def gaussian_fit(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1)
 
 
-def inception_score(probs: torch.Tensor) -> float:
-    """Inception-style score exp( E_x KL(p(y|x) ‖ p(y)) ), p(y) = mean_x p(y|x).
-
-    ``probs [n, K]`` are a classifier's class probabilities (rows sum to 1). The score
-    lies in [1, K]: 1 when every image gets the same prediction, K when predictions are
-    confident (one-hot) and spread evenly over the K classes.
-    """
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs)
-        raise ValueError(f"probs must be a tensor of shape [n, K], got {shape}.")
-    p = probs.detach().to("cpu", torch.float64)
-    if torch.any(p < 0) or not torch.allclose(p.sum(1), torch.ones(p.shape[0], dtype=p.dtype),
-                                              atol=1e-4):
-        raise ValueError(
-            "probs rows must be probability vectors (non-negative, summing to 1); pass "
-            "softmax(logits), not the logits."
-        )
-    marginal = p.mean(0, keepdim=True)
-    kl = (torch.xlogy(p, p) - torch.xlogy(p, marginal)).sum(1)
-    return math.exp(kl.mean().item())
-
-
 class FeatureClassifier(Protocol):
     """What the image metrics need from a classifier (see :mod:`genmodels.measure.classifier`)."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def probs(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def _batched(fn, images: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -320,12 +294,3 @@ class FrechetReference:
                 "reference; score with the classifier the reference was built with."
             )
         return gaussian_frechet_distance(*gaussian_fit(feats), self.mean, self.cov)
-
-
-def classifier_inception_score(
-    images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
-) -> float:
-    """:func:`inception_score` of a classifier's ``.probs`` on float images ``[N, 1, 28, 28]``."""
-    _check_images("images", images)
-    device = _classifier_device(classifier)
-    return inception_score(_batched(classifier.probs, images, batch_size, device))
