@@ -52,7 +52,7 @@ book: setup student classifier
 # The Fashion-MNIST classifier behind the Fréchet distances is trained once (about a minute on
 # a CPU) and cached in ~/.cache/genmodels; doing it here keeps it out of notebook timings.
 classifier: $(STAMP) system-deps
-	$(BIN)/python -c "from genmodels.classifier import load_fashion_classifier as f; f()"
+	$(BIN)/python -c "from genmodels.measure.classifier import load_fashion_classifier as f; f()"
 
 student: $(STAMP)
 	$(BIN)/python tools/student_edition.py --out student
