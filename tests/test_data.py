@@ -295,6 +295,20 @@ def test_binarize_threshold_and_bernoulli_rate():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_check_float_images_says_what_was_wrong_and_the_fix():
+    x = torch.rand(3, 1, 28, 28)
+    assert data.check_float_images(x, "x") is x
+    with pytest.raises(ValueError, match=r"^samples must be float images \[N, 1, 28, 28\] in \[0, 1\], "
+                       r"got \(3, 784\); reshape flat samples with samples\.view\(-1, 1, 28, 28\)"):
+        data.check_float_images(x.reshape(3, 784), "samples")
+    with pytest.raises(ValueError, match=r"got \(3, 28, 28\).*to_float_images"):
+        data.check_float_images(torch.zeros(3, 28, 28, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"got dtype torch\.uint8; convert uint8 images with .*to_float_images"):
+        data.check_float_images(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"^images must be float images .*, got list\.$"):
+        data.check_float_images([[0.0]])
+
+
 def test_binarize_rejects_bad_input():
     with pytest.raises(TypeError, match="to_float_images"):
         data.binarize(torch.zeros(2, dtype=torch.uint8))

@@ -118,6 +118,8 @@ def test_interpolation_grid_decodes_the_right_number_of_codes():
     assert seen[-1] == (18, 2) and len(_images_in(ax)) == 1
     with pytest.raises(ValueError, match="'linear' or 'spherical'"):
         plot.interpolation_grid(decode, torch.zeros(2), torch.ones(2), method="cubic")
+    with pytest.raises(ValueError, match=r"latent codes \[n, 2\] to images \[n, C, H, W\].*\(18, 4, 4\)"):
+        plot.interpolation_grid(lambda z: decode(z)[:, 0], torch.zeros(3, 2), torch.ones(3, 2), steps=6)
 
 
 def test_latent_grid_points_and_decoded_plane():

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.core.validation import check_positive_int
+
 GanLoss = str  # "non_saturating" | "saturating" | "wgan-gp"
 _LOSSES = ("non_saturating", "saturating", "wgan-gp")
 
@@ -134,8 +136,7 @@ class MLPDiscriminator(nn.Module):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(pack, int) or pack < 1:
-            raise ValueError(f"pack must be a positive int (1 = no packing), got {pack!r}.")
+        check_positive_int(pack, "pack", hint="1 = no packing")
         if len(hidden) == 0:
             raise ValueError("hidden must list at least one layer width, e.g. (128, 128).")
         self.in_dim = in_dim
@@ -370,13 +371,16 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if not torch.is_floating_point(logits):
-        raise TypeError(f"{name} must be floating-point logits, got dtype {logits.dtype}.")
-    if logits.ndim != 1:
+def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
+    """Raise unless ``logits`` is a float tensor ``[B]``, B ≥ 1: one discriminator logit
+    per sample (``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong shape)."""
+    if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
+        kind = f"dtype {logits.dtype}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must be a float tensor of logits [B], got {kind}.")
+    if logits.ndim != 1 or logits.shape[0] == 0:
         raise ValueError(
-            f"{name} must have shape [B] (one logit per sample), got {tuple(logits.shape)}; "
-            "the discriminators of genmodels.gan already return [B]."
+            f"{name} must have shape [B] with B >= 1 (one logit per sample), got "
+            f"{tuple(logits.shape)}; the discriminators of genmodels.gan already return [B]."
         )
 
 
@@ -394,8 +398,8 @@ def discriminator_loss(
 
     Book: eq-d-step (chapter 7).
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
+    check_logits(real_logits, "real_logits")
+    check_logits(fake_logits, "fake_logits")
     if not 0.0 <= label_smoothing < 0.5:
         raise ValueError(
             f"label_smoothing must lie in [0, 0.5) (real target 1 − s), got {label_smoothing}."
@@ -414,7 +418,7 @@ def generator_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Book: eq-g-step-saturating (chapter 7).
     """
-    _check_logits("fake_logits", fake_logits)
+    check_logits(fake_logits, "fake_logits")
     return -F.softplus(fake_logits).mean()
 
 
@@ -427,7 +431,7 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Book: eq-g-step-non-saturating (chapter 7).
     """
-    _check_logits("fake_logits", fake_logits)
+    check_logits(fake_logits, "fake_logits")
     return F.softplus(-fake_logits).mean()
 
 
@@ -439,8 +443,8 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
 
     Book: eq-wgan-gp (chapter 9).
     """
-    _check_logits("real_scores", real_scores)
-    _check_logits("fake_scores", fake_scores)
+    check_logits(real_scores, "real_scores")
+    check_logits(fake_scores, "fake_scores")
     return fake_scores.mean() - real_scores.mean()
 
 
@@ -449,7 +453,7 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
     Book: eq-wgan-gp (chapter 9).
     """
-    _check_logits("fake_scores", fake_scores)
+    check_logits(fake_scores, "fake_scores")
     return -fake_scores.mean()
 
 

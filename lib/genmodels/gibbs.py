@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from genmodels.core.validation import check_positive_int, is_int
+
 __all__ = [
     "gibbs_discrete_pair",
     "gibbs_bivariate_gaussian",
@@ -85,10 +87,8 @@ def gibbs_discrete_pair(
             "every row and column of joint needs positive mass: P(Y | X = x) is undefined "
             "for a value x of probability 0; drop empty rows/columns first."
         )
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
-    if not isinstance(n_chains, int) or n_chains < 1:
-        raise ValueError(f"n_chains must be a positive int, got {n_chains!r}.")
+    check_positive_int(n_steps, "n_steps")
+    check_positive_int(n_chains, "n_chains")
     p_y_given_x = joint / joint.sum(1, keepdim=True)  # rows: x
     p_x_given_y = (joint / joint.sum(0, keepdim=True)).T  # rows: y
     x = torch.as_tensor(start, device=joint.device).long().expand(n_chains).clone()
@@ -142,10 +142,8 @@ def gibbs_bivariate_gaussian(
     rho = _check_rho(rho)
     if scan not in _SCANS:
         raise ValueError(f"scan must be one of {_SCANS}, got {scan!r}.")
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
-    if not isinstance(n_chains, int) or n_chains < 1:
-        raise ValueError(f"n_chains must be a positive int, got {n_chains!r}.")
+    check_positive_int(n_steps, "n_steps")
+    check_positive_int(n_chains, "n_chains")
     if start is not None:
         if not isinstance(start, torch.Tensor):
             start = torch.as_tensor(start, dtype=dtype or torch.get_default_dtype())
@@ -217,7 +215,7 @@ def autocorrelation(x: torch.Tensor, max_lag: int | None = None) -> torch.Tensor
     n = x.shape[-1]
     if max_lag is None:
         max_lag = n - 1
-    if not isinstance(max_lag, int) or not 0 <= max_lag < n:
+    if not is_int(max_lag) or not 0 <= max_lag < n:
         raise ValueError(f"max_lag must be an int in [0, n-1] = [0, {n - 1}], got {max_lag!r}.")
     centred = x - x.mean(dim=-1, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero-pad: no circular wrap-around

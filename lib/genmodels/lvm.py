@@ -15,9 +15,8 @@ import math
 import torch
 from torch import nn
 
+from genmodels.core.constants import LOG_2PI
 from genmodels.core.validation import check_positive_int
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
@@ -88,7 +87,7 @@ class GaussianMixture:
             chol[None], diff.unsqueeze(-1), upper=False
         ).squeeze(-1)  # [N, K, D]
         log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # [K]
-        log_normal = -0.5 * (y.pow(2).sum(-1) + log_det + self.dim * _LOG_2PI)
+        log_normal = -0.5 * (y.pow(2).sum(-1) + log_det + self.dim * LOG_2PI)
         return torch.log(self.weights.to(x)) + log_normal
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +237,7 @@ class PPCA:
         log_det = (d - self.latent_dim) * math.log(s2) + 2 * torch.log(
             torch.diagonal(m_chol)
         ).sum()
-        return -0.5 * (d * _LOG_2PI + log_det + quad)
+        return -0.5 * (d * LOG_2PI + log_det + quad)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The exact posterior p(z|x) = N(M⁻¹ Wᵀ (x − μ), σ² M⁻¹).

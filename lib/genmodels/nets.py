@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from genmodels.core.validation import is_positive_int
+
 
 def mlp(
     sizes: Sequence[int],
@@ -26,7 +28,7 @@ def mlp(
             f"mlp needs at least an input and an output size, got sizes={sizes}; "
             "pass e.g. [784, 256, 2]."
         )
-    if any((not isinstance(s, int)) or s <= 0 for s in sizes):
+    if not all(is_positive_int(s) for s in sizes):
         raise ValueError(f"mlp sizes must be positive ints, got {sizes}.")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

@@ -45,6 +45,7 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "ImageDataset",
     "binarize",
+    "check_float_images",
     "default_cache_dir",
     "fetch_dataset_file",
     "load_digits",
@@ -522,6 +523,28 @@ def to_float_images(
     if pixel_max is None:
         pixel_max = 16 if tuple(images.shape[1:]) == (8, 8) else 255
     return (images.to(torch.float32) / float(pixel_max)).unsqueeze(1)
+
+
+def check_float_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """Return ``images``, or raise unless they are float images ``[N, 1, 28, 28]`` (values
+    in [0, 1]): what :func:`to_float_images` makes of Fashion-MNIST, and what the
+    classifier and the image metrics take. ``TypeError`` for a wrong type or dtype,
+    ``ValueError`` for a wrong shape; the message names ``name`` and the fix."""
+    expected = f"{name} must be float images [N, 1, 28, 28] in [0, 1]"
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{expected}, got {type(images).__name__}.")
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(
+            f"{expected}, got {tuple(images.shape)}; reshape flat samples with "
+            f"{name}.view(-1, 1, 28, 28), convert uint8 images [N, 28, 28] with "
+            "genmodels.core.data.to_float_images."
+        )
+    if not images.dtype.is_floating_point:
+        raise TypeError(
+            f"{expected}, got dtype {images.dtype}; convert uint8 images with "
+            "genmodels.core.data.to_float_images."
+        )
+    return images
 
 
 def binarize(

@@ -27,6 +27,7 @@ from torch import nn
 
 from genmodels import gan
 from genmodels.core import train
+from genmodels.core.data import check_float_images
 from genmodels.core.device import budget_for
 from genmodels.core.validation import check_positive_int, check_positive_int_fields
 from genmodels.measure import gan_monitor
@@ -103,10 +104,7 @@ class ImageGanSettings:
 
 
 def _check_images(name: str, images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; "
-                         "convert them with genmodels.core.data.to_float_images.")
+    check_float_images(images, name)
 
 
 def reference_frechet_distances(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genmodels.core.validation import check_positive_int
+
 __all__ = [
     "ClassCoverage",
     "class_coverage",
@@ -28,8 +30,7 @@ def class_histogram(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
 
     The shares sum to 1. Book: eq-class-kl-to-uniform (chapter 10).
     """
-    if not isinstance(n_classes, int) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}.")
+    check_positive_int(n_classes, "n_classes")
     if not isinstance(predicted, torch.Tensor) or predicted.ndim != 1 or predicted.dtype != torch.int64:
         what = (f"shape {tuple(predicted.shape)}, dtype {predicted.dtype}"
                 if isinstance(predicted, torch.Tensor) else type(predicted).__name__)

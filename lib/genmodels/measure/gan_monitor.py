@@ -27,18 +27,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from genmodels.core.validation import check_positive_int
+from genmodels.gan import check_logits
+
 __all__ = ["SampleRecorder", "discriminator_accuracy"]
-
-
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
-        kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise TypeError(f"{name} must be a float tensor of logits [B], got {kind}.")
-    if logits.ndim != 1 or logits.shape[0] == 0:
-        raise ValueError(
-            f"{name} must have shape [B] with B >= 1 (one logit per sample), got "
-            f"{tuple(logits.shape)}; the discriminators of genmodels.gan return [B]."
-        )
 
 
 def discriminator_accuracy(
@@ -54,8 +46,8 @@ def discriminator_accuracy(
     Shapes: ``real_logits [B_real]``, ``fake_logits [B_fake]`` → two 0-d tensors.
     Book: eq-discriminator-accuracy (chapter 8).
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
+    check_logits(real_logits, "real_logits")
+    check_logits(fake_logits, "fake_logits")
     dtype = real_logits.dtype
     return (real_logits > 0).to(dtype).mean(), (fake_logits < 0).to(fake_logits.dtype).mean()
 
@@ -84,8 +76,7 @@ class SampleRecorder:
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] == 0:
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise ValueError(f"z must be a tensor [n, latent_dim] with n >= 1, got {shape}.")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int (steps between snapshots), got {every!r}.")
+        check_positive_int(every, "every", hint="steps between snapshots")
         self.G = G
         self.z = z
         self.every = every

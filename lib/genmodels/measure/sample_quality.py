@@ -18,6 +18,8 @@ from typing import Protocol
 
 import torch
 
+from genmodels.core.data import check_float_images
+from genmodels.core.validation import check_positive_int
 from genmodels.toy import IsotropicMixture2D
 
 
@@ -205,17 +207,6 @@ def _batched(fn, images: torch.Tensor, batch_size: int, device: torch.device) ->
     return torch.cat(outputs)
 
 
-def _check_images(name: str, images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not torch.is_floating_point(
-        images
-    ):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-        raise ValueError(
-            f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; convert "
-            "uint8 images with genmodels.core.data.to_float_images."
-        )
-
-
 def _classifier_device(classifier: object) -> torch.device:
     params = getattr(classifier, "parameters", None)
     if callable(params):
@@ -236,8 +227,8 @@ def classifier_frechet_distance(
     ``.features(x) -> [N, F]`` method (e.g. ``genmodels.measure.classifier.load_fashion_classifier()``).
     Features are computed in batches without gradients on the classifier's device.
     """
-    _check_images("images_a", images_a)
-    _check_images("images_b", images_b)
+    check_float_images(images_a, "images_a")
+    check_float_images(images_b, "images_b")
     device = _classifier_device(classifier)
     fa = _batched(classifier.features, images_a, batch_size, device)
     fb = _batched(classifier.features, images_b, batch_size, device)
@@ -271,9 +262,8 @@ class FrechetReference:
     def __init__(
         self, images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
     ) -> None:
-        _check_images("images", images)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        check_float_images(images, "images")
+        check_positive_int(batch_size, "batch_size")
         self.classifier = classifier
         self.batch_size = batch_size
         self.n = int(images.shape[0])
@@ -282,7 +272,7 @@ class FrechetReference:
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
         """The classifier's features ``[N, F]`` (CPU) of float images ``[N, 1, 28, 28]``."""
-        _check_images("images", images)
+        check_float_images(images, "images")
         return _batched(self.classifier.features, images, self.batch_size, self._device)
 
     def __call__(self, images: torch.Tensor) -> float:

@@ -19,7 +19,10 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from genmodels.core.validation import check_int, check_positive_int
+
 __all__ = [
+    "decode_codes",
     "decode_latent_grid",
     "exponential_moving_average",
     "image_grid",
@@ -73,8 +76,7 @@ def images_to_grid(images: Any, nrow: int, padding: int = 2, pad_value: float = 
         )
     if arr.shape[0] == 0:
         raise ValueError("images is empty: nothing to draw.")
-    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
-        raise ValueError(f"nrow must be a positive int (images per row), got {nrow!r}.")
+    check_positive_int(nrow, "nrow", hint="images per row")
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     arr = arr.astype(np.float32)
@@ -194,17 +196,18 @@ def _check_pair(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> None:
         raise TypeError("z0 and z1 must be torch tensors of shape [D] or [B, D].")
     if z0.shape != z1.shape or z0.ndim not in (1, 2):
         raise ValueError(f"z0 and z1 must share a shape [D] or [B, D], got {tuple(z0.shape)} and {tuple(z1.shape)}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}.")
+    check_int(steps, "steps", minimum=2)
 
 
-def _decode(decode_fn: DecodeFn, z: torch.Tensor) -> torch.Tensor:
+def decode_codes(decode_fn: DecodeFn, z: torch.Tensor) -> torch.Tensor:
+    """``decode_fn(z)`` under ``torch.no_grad()``: codes ``z [n, D]`` → images ``[n, C, H, W]``,
+    or a ``ValueError`` that says what the decoder returned instead."""
     with torch.no_grad():
         images = decode_fn(z)
-    if not isinstance(images, torch.Tensor) or images.shape[0] != z.shape[0]:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] != z.shape[0]:
         raise ValueError(
-            "decode_fn must map latent codes [n, D] to images [n, C, H, W] in [0, 1]; got "
-            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))} for n={z.shape[0]}."
+            f"decode_fn must map latent codes [n, {z.shape[-1]}] to images [n, C, H, W] in [0, 1]; "
+            f"got {type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))} for n={z.shape[0]}."
         )
     return images
 
@@ -228,7 +231,7 @@ def interpolation_grid(
         path = spherical_interpolation(z_start, z_end, steps)
     else:
         raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}.")
-    images = _decode(decode_fn, path.reshape(-1, path.shape[-1]))
+    images = decode_codes(decode_fn, path.reshape(-1, path.shape[-1]))
     return image_grid(images, nrow=steps, ax=ax, title=title)
 
 
@@ -257,7 +260,7 @@ def decode_latent_grid(
 ) -> Axes:
     """The decoded 2-D latent plane: images decoded from an ``n × n`` grid over xlim × ylim,
     tiled where their codes lie (``z_1`` to the right, ``z_2`` up)."""
-    images = _decode(decode_fn, latent_grid_points(xlim, ylim, n, device))
+    images = decode_codes(decode_fn, latent_grid_points(xlim, ylim, n, device))
     return image_grid(images, nrow=n, ax=ax, title=title, padding=0)
 
 
