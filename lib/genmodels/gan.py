@@ -43,6 +43,14 @@ def _check_latent(z: torch.Tensor, latent_dim: int) -> None:
         )
 
 
+def _check_out_shape(out_shape: Sequence[int] | None, out_dim: int) -> None:
+    if out_shape is not None and math.prod(out_shape) != out_dim:
+        raise ValueError(
+            f"out_shape {tuple(out_shape)} has {math.prod(out_shape)} values but "
+            f"out_dim is {out_dim}; make them agree."
+        )
+
+
 class MLPGenerator(nn.Module):
     """G_φ: z ∈ R^latent_dim ↦ x̃ ∈ R^out_dim, a multilayer perceptron.
 
@@ -68,11 +76,7 @@ class MLPGenerator(nn.Module):
         final: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if out_shape is not None and math.prod(out_shape) != out_dim:
-            raise ValueError(
-                f"out_shape {tuple(out_shape)} has {math.prod(out_shape)} values but "
-                f"out_dim is {out_dim}; make them agree."
-            )
+        _check_out_shape(out_shape, out_dim)
         self.latent_dim = latent_dim
         self.out_dim = out_dim
         self.out_shape = tuple(out_shape) if out_shape is not None else None
@@ -92,6 +96,14 @@ class MLPGenerator(nn.Module):
         return x.view(z.shape[0], *self.out_shape) if self.out_shape else x
 
 
+def _check_two_samples(h: torch.Tensor) -> None:
+    if h.shape[0] < 2:
+        raise ValueError(
+            "minibatch_std needs at least 2 samples per batch to compute a standard "
+            f"deviation, got a batch of {h.shape[0]}."
+        )
+
+
 class MinibatchStdDev(nn.Module):
     """Append one feature: the batch standard deviation, averaged over features.
 
@@ -103,11 +115,7 @@ class MinibatchStdDev(nn.Module):
     """
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if h.shape[0] < 2:
-            raise ValueError(
-                "minibatch_std needs at least 2 samples per batch to compute a standard "
-                f"deviation, got a batch of {h.shape[0]}."
-            )
+        _check_two_samples(h)
         std = h.std(dim=0, unbiased=False).mean()
         return torch.cat([h, std.expand(h.shape[0], 1)], dim=1)
 
@@ -288,6 +296,29 @@ def _check_probabilities(name: str, p: torch.Tensor) -> None:
         raise ValueError(f"{name} must hold probabilities in [0, 1].")
 
 
+def _expectation_weights(
+    d_real: torch.Tensor,
+    d_fake: torch.Tensor,
+    weights_real: torch.Tensor | None,
+    weights_fake: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check the arguments of :func:`value_function`; return the weights of its two
+    expectations, by default 1/n for each of the n points (a sample mean)."""
+    _check_probabilities("d_real", d_real)
+    _check_probabilities("d_fake", d_fake)
+    if weights_real is None:
+        weights_real = torch.full_like(d_real, 1.0 / d_real.numel())
+    if weights_fake is None:
+        weights_fake = torch.full_like(d_fake, 1.0 / d_fake.numel())
+    if weights_real.shape != d_real.shape or weights_fake.shape != d_fake.shape:
+        raise ValueError(
+            "weights must have the shapes of the probabilities they weight: got "
+            f"{tuple(weights_real.shape)} for d_real {tuple(d_real.shape)} and "
+            f"{tuple(weights_fake.shape)} for d_fake {tuple(d_fake.shape)}."
+        )
+    return weights_real, weights_fake
+
+
 def value_function(
     d_real: torch.Tensor,
     d_fake: torch.Tensor,
@@ -305,20 +336,19 @@ def value_function(
 
     Book: eq-gan-value (chapter 7).
     """
-    _check_probabilities("d_real", d_real)
-    _check_probabilities("d_fake", d_fake)
-    if weights_real is None:
-        weights_real = torch.full_like(d_real, 1.0 / d_real.numel())
-    if weights_fake is None:
-        weights_fake = torch.full_like(d_fake, 1.0 / d_fake.numel())
-    if weights_real.shape != d_real.shape or weights_fake.shape != d_fake.shape:
-        raise ValueError(
-            "weights must have the shapes of the probabilities they weight: got "
-            f"{tuple(weights_real.shape)} for d_real {tuple(d_real.shape)} and "
-            f"{tuple(weights_fake.shape)} for d_fake {tuple(d_fake.shape)}."
-        )
+    weights_real, weights_fake = _expectation_weights(d_real, d_fake, weights_real, weights_fake)
     return (torch.xlogy(weights_real, d_real).sum()
             + torch.xlogy(weights_fake, 1 - d_fake).sum())
+
+
+def _check_densities(p_data: torch.Tensor, p_g: torch.Tensor) -> None:
+    if p_data.shape != p_g.shape:
+        raise ValueError(
+            f"p_data {tuple(p_data.shape)} and p_g {tuple(p_g.shape)} must have the same "
+            "shape (both evaluated at the same points)."
+        )
+    if torch.any(p_data < 0) or torch.any(p_g < 0):
+        raise ValueError("densities must be non-negative.")
 
 
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
@@ -330,15 +360,22 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
 
     Book: eq-optimal-discriminator (chapter 7).
     """
-    if p_data.shape != p_g.shape:
-        raise ValueError(
-            f"p_data {tuple(p_data.shape)} and p_g {tuple(p_g.shape)} must have the same "
-            "shape (both evaluated at the same points)."
-        )
-    if torch.any(p_data < 0) or torch.any(p_g < 0):
-        raise ValueError("densities must be non-negative.")
+    _check_densities(p_data, p_g)
     total = p_data + p_g
     return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)
+
+
+def _check_distributions(p: torch.Tensor, q: torch.Tensor) -> None:
+    if p.shape != q.shape:
+        raise ValueError(f"p {tuple(p.shape)} and q {tuple(q.shape)} must have the same shape.")
+    for name, d in (("p", p), ("q", q)):
+        if torch.any(d < 0) or not torch.allclose(
+            d.sum(-1), torch.ones((), dtype=d.dtype, device=d.device), atol=1e-5
+        ):
+            raise ValueError(
+                f"{name} must be a probability vector along its last dimension "
+                "(non-negative, summing to 1); normalise it first."
+            )
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -350,16 +387,7 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
     Book: eq-gan-jsd (chapter 7).
     """
-    if p.shape != q.shape:
-        raise ValueError(f"p {tuple(p.shape)} and q {tuple(q.shape)} must have the same shape.")
-    for name, d in (("p", p), ("q", q)):
-        if torch.any(d < 0) or not torch.allclose(
-            d.sum(-1), torch.ones((), dtype=d.dtype, device=d.device), atol=1e-5
-        ):
-            raise ValueError(
-                f"{name} must be a probability vector along its last dimension "
-                "(non-negative, summing to 1); normalise it first."
-            )
+    _check_distributions(p, q)
     m = 0.5 * (p + q)
     kl_pm = (torch.xlogy(p, p) - torch.xlogy(p, m)).sum(-1)
     kl_qm = (torch.xlogy(q, q) - torch.xlogy(q, m)).sum(-1)
@@ -384,6 +412,17 @@ def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
         )
 
 
+def _check_discriminator_loss_inputs(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float
+) -> None:
+    check_logits(real_logits, "real_logits")
+    check_logits(fake_logits, "fake_logits")
+    if not 0.0 <= label_smoothing < 0.5:
+        raise ValueError(
+            f"label_smoothing must lie in [0, 0.5) (real target 1 − s), got {label_smoothing}."
+        )
+
+
 def discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
 ) -> torch.Tensor:
@@ -398,12 +437,7 @@ def discriminator_loss(
 
     Book: eq-d-step (chapter 7).
     """
-    check_logits(real_logits, "real_logits")
-    check_logits(fake_logits, "fake_logits")
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(
-            f"label_smoothing must lie in [0, 0.5) (real target 1 − s), got {label_smoothing}."
-        )
+    _check_discriminator_loss_inputs(real_logits, fake_logits, label_smoothing)
     s = label_smoothing
     real_term = (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits)
     return real_term.mean() + F.softplus(fake_logits).mean()
@@ -457,6 +491,14 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
+def _check_same_shape(real: torch.Tensor, fake: torch.Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same "
+            "shape to interpolate between them."
+        )
+
+
 def gradient_penalty(
     critic: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
@@ -475,11 +517,7 @@ def gradient_penalty(
 
     Book: eq-wgan-gp (chapter 9).
     """
-    if real.shape != fake.shape:
-        raise ValueError(
-            f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same "
-            "shape to interpolate between them."
-        )
+    _check_same_shape(real, fake)
     source = generator.device if generator is not None else real.device
     eps = torch.rand(real.shape[0], generator=generator, device=source).to(real)
     eps = eps.view(-1, *([1] * (real.ndim - 1)))

@@ -276,6 +276,26 @@ class PPCA:
         return PPCA(self.W @ vh.T, self.mu, self.sigma2)
 
 
+def _ppca_data_size(x: torch.Tensor, latent_dim: int) -> int:
+    """Check the arguments of :func:`fit_ppca` (points ``[N, D]``, N ≥ 2, 1 ≤ L < D); return N."""
+    _check_points(x, None)
+    check_positive_int(latent_dim, "latent_dim")
+    n, d = x.shape
+    if latent_dim >= d:
+        raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}.")
+    if n < 2:
+        raise ValueError(f"need at least 2 points to fit PPCA, got {n}.")
+    return n
+
+
+def _check_residual_variance(sigma2: float) -> None:
+    if not sigma2 > 0:
+        raise ValueError(
+            "the data lie in a subspace of dimension <= latent_dim (zero residual variance); "
+            "use a smaller latent_dim or add noise."
+        )
+
+
 def fit_ppca(x: torch.Tensor, latent_dim: int) -> PPCA:
     """Maximum-likelihood PPCA in closed form (Tipping & Bishop, 1999).
 
@@ -284,24 +304,14 @@ def fit_ppca(x: torch.Tensor, latent_dim: int) -> PPCA:
     W = U_L (Λ_L − σ² I)^{1/2} (columns orthogonal). ``x``: ``[N, D]`` with L < D.
     Book: eq-ppca-marginal (chapter 2).
     """
-    _check_points(x, None)
-    check_positive_int(latent_dim, "latent_dim")
-    n, d = x.shape
-    if latent_dim >= d:
-        raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}.")
-    if n < 2:
-        raise ValueError(f"need at least 2 points to fit PPCA, got {n}.")
+    n = _ppca_data_size(x, latent_dim)
     mu = x.mean(0)
     e = x - mu
     cov = e.T @ e / n
     evals, evecs = torch.linalg.eigh(cov)  # ascending
     evals, evecs = evals.flip(0), evecs.flip(1)
     sigma2 = float(evals[latent_dim:].mean())
-    if not sigma2 > 0:
-        raise ValueError(
-            "the data lie in a subspace of dimension <= latent_dim (zero residual variance); "
-            "use a smaller latent_dim or add noise."
-        )
+    _check_residual_variance(sigma2)
     scale = (evals[:latent_dim] - sigma2).clamp_min(0).sqrt()
     return PPCA(evecs[:, :latent_dim] * scale, mu, sigma2)
 

@@ -107,6 +107,16 @@ def _check_images(name: str, images: torch.Tensor) -> None:
     check_float_images(images, name)
 
 
+def _check_reference_inputs(x_train: torch.Tensor, train_labels: torch.Tensor, n_eval: int) -> None:
+    check_float_images(x_train, "x_train")
+    check_positive_int(n_eval, "n_eval")
+    if train_labels.shape != x_train.shape[:1]:
+        raise ValueError(f"train_labels must have shape [{x_train.shape[0]}] (one class per "
+                         f"image), got {tuple(train_labels.shape)}.")
+    if x_train.shape[0] < n_eval:
+        raise ValueError(f"x_train holds {x_train.shape[0]} images, fewer than n_eval = {n_eval}.")
+
+
 def reference_frechet_distances(
     x_train: torch.Tensor,
     train_labels: torch.Tensor,
@@ -130,13 +140,7 @@ def reference_frechet_distances(
     Returns ``{"real training images", "blurred real images", "one class only
     (trousers)", "uniform noise"}`` → distance. Book: eq-frechet-distance (chapter 8).
     """
-    _check_images("x_train", x_train)
-    check_positive_int(n_eval, "n_eval")
-    if train_labels.shape != x_train.shape[:1]:
-        raise ValueError(f"train_labels must have shape [{x_train.shape[0]}] (one class per "
-                         f"image), got {tuple(train_labels.shape)}.")
-    if x_train.shape[0] < n_eval:
-        raise ValueError(f"x_train holds {x_train.shape[0]} images, fewer than n_eval = {n_eval}.")
+    _check_reference_inputs(x_train, train_labels, n_eval)
     device = x_train.device
     trousers = x_train[train_labels.to(device) == FASHION_TROUSER][:n_eval]
     noise = torch.rand(n_eval, 1, 28, 28, generator=generator).to(device)

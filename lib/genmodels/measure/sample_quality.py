@@ -52,6 +52,20 @@ class ModeMetrics:
         )
 
 
+def _check_mode_metrics_inputs(samples: torch.Tensor, smoothing: float) -> None:
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
+        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
+        raise ValueError(f"samples must be a tensor of shape [n, 2], got {shape}.")
+    if samples.shape[0] == 0:
+        raise ValueError("samples is empty: pass at least one point (the protocol uses 2,500).")
+    if not torch.isfinite(samples).all():
+        raise ValueError(
+            "samples contain NaN or inf: the generator diverged; check its training losses."
+        )
+    if smoothing < 0:
+        raise ValueError(f"smoothing must be non-negative, got {smoothing}.")
+
+
 def mode_metrics(
     samples: torch.Tensor,
     mixture: IsotropicMixture2D,
@@ -86,17 +100,7 @@ def mode_metrics(
 
     Book: eq-high-quality, eq-mode-captured (chapter 9).
     """
-    if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
-        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
-        raise ValueError(f"samples must be a tensor of shape [n, 2], got {shape}.")
-    if samples.shape[0] == 0:
-        raise ValueError("samples is empty: pass at least one point (the protocol uses 2,500).")
-    if not torch.isfinite(samples).all():
-        raise ValueError(
-            "samples contain NaN or inf: the generator diverged; check its training losses."
-        )
-    if smoothing < 0:
-        raise ValueError(f"smoothing must be non-negative, got {smoothing}.")
+    _check_mode_metrics_inputs(samples, smoothing)
     x = samples.detach().to("cpu", torch.float64)
     centres = mixture.centres.to(torch.float64)
     dist = torch.cdist(x, centres)  # [n, K]
@@ -140,6 +144,19 @@ def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
     return (eigvecs * eigvals.clamp_min(0).sqrt()) @ eigvecs.T
 
 
+def _float64_gaussians(
+    mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor, cov_b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two Gaussians in float64, after checking that each covariance is ``[F, F]``."""
+    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
+    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
+    f = mu_a.shape[0]
+    for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
+        if m.shape != (f, f):
+            raise ValueError(f"{name} must have shape [{f}, {f}], got {tuple(m.shape)}.")
+    return mu_a, cov_a, mu_b, cov_b
+
+
 def gaussian_frechet_distance(
     mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor, cov_b: torch.Tensor
 ) -> float:
@@ -152,12 +169,7 @@ def gaussian_frechet_distance(
     Σ_a^{½} Σ_b Σ_a^{½}; this equals tr((Σ_a Σ_b)^{½}) without a non-symmetric ``sqrtm``.
     Computed in float64. Shapes: ``mu [F]``, ``cov [F, F]``. Book: eq-frechet-distance (chapter 8).
     """
-    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
-    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
-    f = mu_a.shape[0]
-    for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
-        if m.shape != (f, f):
-            raise ValueError(f"{name} must have shape [{f}, {f}], got {tuple(m.shape)}.")
+    mu_a, cov_a, mu_b, cov_b = _float64_gaussians(mu_a, cov_a, mu_b, cov_b)
     sqrt_a = _sqrt_psd(cov_a)
     middle = sqrt_a @ cov_b @ sqrt_a
     middle = 0.5 * (middle + middle.T)
