@@ -99,7 +99,7 @@ def test_features_use_eval_mode_and_restore_the_training_flag():
 
 def test_wrong_input_gives_a_clear_error():
     clf = FashionClassifier()
-    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\], got \(4, 784\)"):
+    with pytest.raises(ValueError, match=r"\[N, 1, 28, 28\] in \[0, 1\], got \(4, 784\)"):
         clf.features(torch.rand(4, 784))
     with pytest.raises(ValueError, match=r"got \(4, 28, 28\)"):
         clf.probs(torch.rand(4, 28, 28))

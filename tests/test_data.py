@@ -215,16 +215,10 @@ def test_truncated_gzip_is_rejected_with_its_name(isolated):
 def test_unknown_split_and_dataset_names_list_the_valid_ones():
     with pytest.raises(ValueError, match=r"'validation'.*'train', 'test'"):
         data.load_fashion_mnist("validation")
-    with pytest.raises(ValueError, match=r"'valid'.*'train', 'test'"):
-        data.load_mnist("valid")
-    with pytest.raises(ValueError, match=r"'cifar10'.*'fashion-mnist', 'mnist', 'digits'"):
-        data.load_dataset("cifar10")
     with pytest.raises(ValueError, match="expected one of"):
         data.fetch_dataset_file("kmnist", "t10k-labels-idx1-ubyte")
     with pytest.raises(ValueError, match="not a file of Fashion-MNIST"):
         data.fetch_dataset_file("fashion-mnist", "labels.csv")
-    with pytest.raises(ValueError, match="single split"):
-        data.load_dataset("digits", "test")
 
 
 def test_parse_idx_reads_a_hand_built_file_and_rejects_bad_ones():
@@ -299,6 +293,20 @@ def test_binarize_threshold_and_bernoulli_rate():
     b = data.binarize(p.expand(100, 5), generator=torch.Generator().manual_seed(1))
     c = data.binarize(p.expand(100, 5), generator=torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_check_float_images_says_what_was_wrong_and_the_fix():
+    x = torch.rand(3, 1, 28, 28)
+    assert data.check_float_images(x, "x") is x
+    with pytest.raises(ValueError, match=r"^samples must be float images \[N, 1, 28, 28\] in \[0, 1\], "
+                       r"got \(3, 784\); reshape flat samples with samples\.view\(-1, 1, 28, 28\)"):
+        data.check_float_images(x.reshape(3, 784), "samples")
+    with pytest.raises(ValueError, match=r"got \(3, 28, 28\).*to_float_images"):
+        data.check_float_images(torch.zeros(3, 28, 28, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"got dtype torch\.uint8; convert uint8 images with .*to_float_images"):
+        data.check_float_images(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"^images must be float images .*, got list\.$"):
+        data.check_float_images([[0.0]])
 
 
 def test_binarize_rejects_bad_input():

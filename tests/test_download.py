@@ -124,7 +124,6 @@ def test_base_url_from_the_environment_and_default_cache(server, cache, monkeypa
     "payload",
     [
         pytest.param("flipped", id="one-byte-changed"),
-        pytest.param("mnist", id="another-dataset"),
         pytest.param("garbage", id="not-gzip"),
     ],
 )
@@ -133,13 +132,6 @@ def test_wrong_content_is_rejected_and_nothing_is_left_behind(server, cache, pay
     if payload == "flipped":
         labels[5000] = (labels[5000] + 1) % 10
         body = gzip.compress(bytes(labels))
-    elif payload == "mnist":
-        body = gzip.compress(bytes(labels))
-        server.files[f"/{LABELS}.gz"] = body
-        with pytest.raises(data.DatasetChecksumError, match="MNIST file t10k-labels"):
-            data.fetch_dataset_file("mnist", LABELS, cache_dir=cache, base_url=server.url)
-        assert _files_under(cache) == []
-        return
     else:
         body = b"<html>404 page of a captive portal</html>"
     server.files[f"/{LABELS}.gz"] = body
@@ -183,12 +175,3 @@ def test_unreachable_server_says_how_to_get_the_data_by_hand(cache):
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "download the 4 files" in msg and str(cache / "fashion-mnist") in msg
     assert _files_under(cache) == []
-
-
-def test_unreachable_mnist_mirror_names_the_cache_and_no_apt_package(cache, monkeypatch):
-    monkeypatch.setenv("GENMODELS_MNIST_URL", f"http://127.0.0.1:{_closed_port()}")
-    with pytest.raises(data.DatasetDownloadError) as info:
-        data.load_mnist("train", cache_dir=cache)
-    msg = str(info.value)
-    assert "MNIST file train-labels-idx1-ubyte" in msg and "apt-get" not in msg
-    assert str(cache / "mnist") in msg

@@ -222,8 +222,10 @@ def test_loss_input_validation() -> None:
         gan.discriminator_loss(torch.zeros(4, 1), torch.zeros(4))
     with pytest.raises(ValueError, match="label_smoothing"):
         gan.discriminator_loss(torch.zeros(4), torch.zeros(4), label_smoothing=0.7)
-    with pytest.raises(TypeError, match="floating"):
+    with pytest.raises(TypeError, match="float tensor of logits"):
         gan.generator_loss_non_saturating(torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="B >= 1"):  # the mean of no logits would be NaN
+        gan.generator_loss_saturating(torch.zeros(0))
 
 
 # ---------------------------------------------------------------------------

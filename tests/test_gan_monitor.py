@@ -9,8 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from genmodels import gan
-from genmodels.core import train
 from genmodels.measure import gan_monitor
 
 
@@ -52,64 +50,6 @@ def test_accuracy_ties_count_as_wrong():
 def test_accuracy_rejects_bad_input(real, fake, error, fragment):
     with pytest.raises(error, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         gan_monitor.discriminator_accuracy(real, fake)
-
-
-class _SumCritic(nn.Module):
-    """D(x) = logit sum(x): no parameters, so its answers are known in advance."""
-
-    def forward(self, x):
-        return x.reshape(x.shape[0], -1).sum(1)
-
-
-class _ConstantGenerator(nn.Module):
-    """G(z) = value for every z (shape [B, 2])."""
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-
-    def forward(self, z):
-        return torch.full((z.shape[0], 2), self.value)
-
-
-def test_with_discriminator_accuracy_adds_terms_of_the_players():
-    calls = []
-
-    def step(real):
-        calls.append(real.shape[0])
-        return {"d_loss": torch.tensor(0.5)}
-
-    real = torch.tensor([[1.0, 1.0], [2.0, -1.0], [-3.0, 1.0], [0.0, -1.0]])  # sums 2, 1, -2, -1
-    monitored = gan_monitor.with_discriminator_accuracy(
-        step, _ConstantGenerator(-1.0), _SumCritic(), latent_dim=3,
-        generator=torch.Generator().manual_seed(0))
-    terms = monitored(real)
-    assert calls == [4]
-    assert set(terms) == {"d_loss", "acc_real", "acc_fake"}
-    assert terms["acc_real"].item() == pytest.approx(0.5)  # two of four sums are positive
-    assert terms["acc_fake"].item() == pytest.approx(1.0)  # every fake sums to -2 < 0
-    fooled = gan_monitor.with_discriminator_accuracy(
-        step, _ConstantGenerator(+1.0), _SumCritic(), latent_dim=3)(real)
-    assert fooled["acc_fake"].item() == 0.0
-    assert not fooled["acc_real"].requires_grad
-
-
-def test_monitored_gan_step_runs_under_fit():
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    G = gan.MLPGenerator(2, 2, hidden=(16,))
-    D = gan.MLPDiscriminator(2, hidden=(16,))
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
-    step = gan.make_gan_step(G, D, opt_g, opt_d, 2, generator=g)
-    step = gan_monitor.with_discriminator_accuracy(step, G, D, 2, generator=g)
-    x = torch.randn(256, 2, generator=g) + 3.0
-    history = train.fit(step, lambda: train.minibatches(x, batch_size=32, generator=g),
-                        epochs=2, progress=False)
-    assert history.n_steps == 16
-    for name in ("acc_real", "acc_fake"):
-        assert all(0.0 <= v <= 1.0 for v in history.values[name])
-    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(history.values)
 
 
 class _BiasGenerator(nn.Module):

@@ -15,7 +15,6 @@ import torch
 from genmodels.experiments.gibbs_mixing import MixingSettings, measure_mixing, mixing_closed_form
 from genmodels.gibbs import (
     autocorrelation,
-    bivariate_conditional,
     effective_sample_size,
     gibbs_bivariate_gaussian,
     gibbs_discrete_pair,
@@ -41,15 +40,6 @@ def _ar1(n: int, phi: float, generator: torch.Generator) -> torch.Tensor:
         prev = phi * prev + values[t]
         out.append(prev)
     return torch.tensor(out, dtype=torch.float64)
-
-
-def test_conditional_matches_gaussian_conditioning_formula() -> None:
-    # Schur complement of Σ = [[1, ρ], [ρ, 1]]: mean Σ12/Σ22 · y, var Σ11 − Σ12²/Σ22.
-    rho, y = -0.3, torch.tensor([2.0, -1.0])
-    cov = torch.tensor([[1.0, rho], [rho, 1.0]], dtype=torch.float64)
-    mean, std = bivariate_conditional(y, rho)
-    assert torch.allclose(mean, (cov[0, 1] / cov[1, 1] * y.double()).float())
-    assert std == pytest.approx(math.sqrt(cov[0, 0] - cov[0, 1] ** 2 / cov[1, 1]))
 
 
 @pytest.mark.parametrize("rho", [0.8, -0.6])

@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 
 from genmodels.core.train import History
@@ -65,31 +64,6 @@ def test_image_grid_bad_shape(shape):
         plot.image_grid(torch.rand(*shape))
 
 
-def test_scatter_2d_with_and_without_reference():
-    fig, (a, b) = plt.subplots(1, 2)
-    plot.scatter_2d(torch.randn(50, 2), ax=a)
-    plot.scatter_2d(torch.randn(50, 2), reference=torch.randn(30, 2), ax=b)
-    assert sum(isinstance(c, PathCollection) for c in a.collections) == 1
-    assert sum(isinstance(c, PathCollection) for c in b.collections) == 2
-    assert b.get_legend() is not None
-    with pytest.raises(ValueError, match=r"\[n, 2\]"):
-        plot.scatter_2d(torch.randn(5, 3))
-
-
-def test_density_2d_evaluates_on_grid():
-    calls = []
-
-    def log_prob(x):
-        calls.append(x.shape)
-        return -0.5 * (x**2).sum(1) - math.log(2 * math.pi)
-
-    ax = plot.density_2d(log_prob, (-3, 3), (-3, 3), resolution=40)
-    assert calls == [torch.Size([1600, 2])]
-    assert len(ax.collections) >= 1  # the filled contour set
-    with pytest.raises(ValueError, match="log-densities"):
-        plot.density_2d(lambda x: x, (-1, 1), (-1, 1), resolution=5)
-
-
 def test_latent_scatter_one_entry_per_present_class():
     z = torch.randn(90, 2)
     labels = torch.arange(90) % 3
@@ -133,7 +107,7 @@ def test_spherical_interpolation_parallel_falls_back_to_linear():
     assert torch.isfinite(path).all()
 
 
-def test_interpolation_and_traversal_grids_decode_the_right_number_of_codes():
+def test_interpolation_grid_decodes_the_right_number_of_codes():
     seen = []
 
     def decode(z):
@@ -142,21 +116,10 @@ def test_interpolation_and_traversal_grids_decode_the_right_number_of_codes():
 
     ax = plot.interpolation_grid(decode, torch.zeros(3, 2), torch.ones(3, 2), steps=6, method="spherical")
     assert seen[-1] == (18, 2) and len(_images_in(ax)) == 1
-    ax = plot.traversal_grid(decode, torch.zeros(4), dims=[0, 2], values=[-1.0, 0.0, 1.0])
-    assert seen[-1] == (6, 4) and len(_images_in(ax)) == 1
     with pytest.raises(ValueError, match="'linear' or 'spherical'"):
         plot.interpolation_grid(decode, torch.zeros(2), torch.ones(2), method="cubic")
-    with pytest.raises(ValueError, match="out of range"):
-        plot.traversal_grid(decode, torch.zeros(2), dims=[2])
-
-
-def test_traversal_changes_only_the_chosen_dimension():
-    rows = []
-    plot.traversal_grid(lambda z: (rows.append(z.clone()), decode_checker(z))[1],
-                        torch.tensor([0.5, -0.5, 2.0]), dims=[1], values=[-2.0, 0.0, 2.0])
-    z = rows[0]
-    assert torch.equal(z[:, 1], torch.tensor([-2.0, 0.0, 2.0]))
-    assert torch.all(z[:, 0] == 0.5) and torch.all(z[:, 2] == 2.0)
+    with pytest.raises(ValueError, match=r"latent codes \[n, 2\] to images \[n, C, H, W\].*\(18, 4, 4\)"):
+        plot.interpolation_grid(lambda z: decode(z)[:, 0], torch.zeros(3, 2), torch.ones(3, 2), steps=6)
 
 
 def test_latent_grid_points_and_decoded_plane():

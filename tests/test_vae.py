@@ -259,10 +259,9 @@ def test_vae_step_loss_is_the_batch_mean_negative_elbo():
 # ----------------------------------------------------------------- models
 
 
-@pytest.mark.parametrize("cls", [vae.MLPVAE, vae.ConvVAE])
 @pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8)])
-def test_models_have_the_documented_shapes(cls, shape):
-    model = cls(3, image_shape=shape)
+def test_models_have_the_documented_shapes(shape):
+    model = vae.MLPVAE(3, image_shape=shape)
     x = torch.rand(2, *shape)
     mu, logvar = model.encode(x)
     assert mu.shape == logvar.shape == (2, 3)
@@ -305,7 +304,7 @@ def test_training_a_small_vae_increases_the_elbo():
 def test_same_seed_same_result():
     def run():
         torch.manual_seed(3)
-        model = vae.ConvVAE(2, image_shape=(1, 8, 8))
+        model = vae.MLPVAE(2, hidden=(16,), image_shape=(1, 8, 8))
         x = torch.rand(4, 1, 8, 8, generator=gen(1))
         return vae.elbo_terms(model, x, generator=gen(2)).elbo, model.sample(3, generator=gen(4))
 
@@ -417,5 +416,3 @@ def test_bad_inputs_give_clear_errors():
         vae.MLPVAE(2, likelihood="poisson")
     with pytest.raises(ValueError, match="k must be a positive int"):
         vae.iwae_bound(model, torch.rand(2, 1, 28, 28), k=0)
-    with pytest.raises(ValueError, match="multiples of 4"):
-        vae.ConvVAE(2, image_shape=(1, 10, 10))

@@ -12,14 +12,7 @@ import torch
 from torch import nn
 
 from genmodels.core.validation import check_positive_int
-from genmodels.nets import (
-    check_batch,
-    check_image_shape,
-    check_latent,
-    conv_decoder,
-    conv_encoder,
-    mlp,
-)
+from genmodels.nets import check_batch, check_image_shape, check_latent, mlp
 
 
 class Autoencoder(nn.Module):
@@ -66,17 +59,3 @@ class MLPAutoencoder(Autoencoder):
             mlp([self.latent_dim, *reversed(tuple(hidden)), n_pixels]),
             nn.Unflatten(1, self.image_shape),
         )
-
-
-class ConvAutoencoder(Autoencoder):
-    """A convolutional autoencoder (two stride-2 convolutions each way, see
-    :func:`genmodels.nets.conv_encoder`). Height and width must be multiples of 4."""
-
-    def __init__(
-        self, latent_dim: int, image_shape: Sequence[int] = (1, 28, 28), width: int = 32
-    ) -> None:
-        super().__init__()
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.image_shape = check_image_shape(image_shape, multiple_of=4)
-        self.encoder = conv_encoder(self.image_shape, self.latent_dim, width)
-        self.decoder = conv_decoder(self.latent_dim, self.image_shape, width)

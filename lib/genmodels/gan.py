@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.core.validation import check_positive_int
+
 GanLoss = str  # "non_saturating" | "saturating" | "wgan-gp"
 _LOSSES = ("non_saturating", "saturating", "wgan-gp")
 
@@ -38,6 +40,14 @@ def _check_latent(z: torch.Tensor, latent_dim: int) -> None:
         raise ValueError(
             f"expected latent codes z of shape [B, {latent_dim}], got {tuple(z.shape)}; "
             "draw them with sample_latent(n, latent_dim)."
+        )
+
+
+def _check_out_shape(out_shape: Sequence[int] | None, out_dim: int) -> None:
+    if out_shape is not None and math.prod(out_shape) != out_dim:
+        raise ValueError(
+            f"out_shape {tuple(out_shape)} has {math.prod(out_shape)} values but "
+            f"out_dim is {out_dim}; make them agree."
         )
 
 
@@ -66,11 +76,7 @@ class MLPGenerator(nn.Module):
         final: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if out_shape is not None and math.prod(out_shape) != out_dim:
-            raise ValueError(
-                f"out_shape {tuple(out_shape)} has {math.prod(out_shape)} values but "
-                f"out_dim is {out_dim}; make them agree."
-            )
+        _check_out_shape(out_shape, out_dim)
         self.latent_dim = latent_dim
         self.out_dim = out_dim
         self.out_shape = tuple(out_shape) if out_shape is not None else None
@@ -90,6 +96,14 @@ class MLPGenerator(nn.Module):
         return x.view(z.shape[0], *self.out_shape) if self.out_shape else x
 
 
+def _check_two_samples(h: torch.Tensor) -> None:
+    if h.shape[0] < 2:
+        raise ValueError(
+            "minibatch_std needs at least 2 samples per batch to compute a standard "
+            f"deviation, got a batch of {h.shape[0]}."
+        )
+
+
 class MinibatchStdDev(nn.Module):
     """Append one feature: the batch standard deviation, averaged over features.
 
@@ -101,11 +115,7 @@ class MinibatchStdDev(nn.Module):
     """
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if h.shape[0] < 2:
-            raise ValueError(
-                "minibatch_std needs at least 2 samples per batch to compute a standard "
-                f"deviation, got a batch of {h.shape[0]}."
-            )
+        _check_two_samples(h)
         std = h.std(dim=0, unbiased=False).mean()
         return torch.cat([h, std.expand(h.shape[0], 1)], dim=1)
 
@@ -134,8 +144,7 @@ class MLPDiscriminator(nn.Module):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(pack, int) or pack < 1:
-            raise ValueError(f"pack must be a positive int (1 = no packing), got {pack!r}.")
+        check_positive_int(pack, "pack", hint="1 = no packing")
         if len(hidden) == 0:
             raise ValueError("hidden must list at least one layer width, e.g. (128, 128).")
         self.in_dim = in_dim
@@ -287,6 +296,29 @@ def _check_probabilities(name: str, p: torch.Tensor) -> None:
         raise ValueError(f"{name} must hold probabilities in [0, 1].")
 
 
+def _expectation_weights(
+    d_real: torch.Tensor,
+    d_fake: torch.Tensor,
+    weights_real: torch.Tensor | None,
+    weights_fake: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check the arguments of :func:`value_function`; return the weights of its two
+    expectations, by default 1/n for each of the n points (a sample mean)."""
+    _check_probabilities("d_real", d_real)
+    _check_probabilities("d_fake", d_fake)
+    if weights_real is None:
+        weights_real = torch.full_like(d_real, 1.0 / d_real.numel())
+    if weights_fake is None:
+        weights_fake = torch.full_like(d_fake, 1.0 / d_fake.numel())
+    if weights_real.shape != d_real.shape or weights_fake.shape != d_fake.shape:
+        raise ValueError(
+            "weights must have the shapes of the probabilities they weight: got "
+            f"{tuple(weights_real.shape)} for d_real {tuple(d_real.shape)} and "
+            f"{tuple(weights_fake.shape)} for d_fake {tuple(d_fake.shape)}."
+        )
+    return weights_real, weights_fake
+
+
 def value_function(
     d_real: torch.Tensor,
     d_fake: torch.Tensor,
@@ -304,20 +336,19 @@ def value_function(
 
     Book: eq-gan-value (chapter 7).
     """
-    _check_probabilities("d_real", d_real)
-    _check_probabilities("d_fake", d_fake)
-    if weights_real is None:
-        weights_real = torch.full_like(d_real, 1.0 / d_real.numel())
-    if weights_fake is None:
-        weights_fake = torch.full_like(d_fake, 1.0 / d_fake.numel())
-    if weights_real.shape != d_real.shape or weights_fake.shape != d_fake.shape:
-        raise ValueError(
-            "weights must have the shapes of the probabilities they weight: got "
-            f"{tuple(weights_real.shape)} for d_real {tuple(d_real.shape)} and "
-            f"{tuple(weights_fake.shape)} for d_fake {tuple(d_fake.shape)}."
-        )
+    weights_real, weights_fake = _expectation_weights(d_real, d_fake, weights_real, weights_fake)
     return (torch.xlogy(weights_real, d_real).sum()
             + torch.xlogy(weights_fake, 1 - d_fake).sum())
+
+
+def _check_densities(p_data: torch.Tensor, p_g: torch.Tensor) -> None:
+    if p_data.shape != p_g.shape:
+        raise ValueError(
+            f"p_data {tuple(p_data.shape)} and p_g {tuple(p_g.shape)} must have the same "
+            "shape (both evaluated at the same points)."
+        )
+    if torch.any(p_data < 0) or torch.any(p_g < 0):
+        raise ValueError("densities must be non-negative.")
 
 
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
@@ -329,15 +360,22 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
 
     Book: eq-optimal-discriminator (chapter 7).
     """
-    if p_data.shape != p_g.shape:
-        raise ValueError(
-            f"p_data {tuple(p_data.shape)} and p_g {tuple(p_g.shape)} must have the same "
-            "shape (both evaluated at the same points)."
-        )
-    if torch.any(p_data < 0) or torch.any(p_g < 0):
-        raise ValueError("densities must be non-negative.")
+    _check_densities(p_data, p_g)
     total = p_data + p_g
     return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), 0.5)
+
+
+def _check_distributions(p: torch.Tensor, q: torch.Tensor) -> None:
+    if p.shape != q.shape:
+        raise ValueError(f"p {tuple(p.shape)} and q {tuple(q.shape)} must have the same shape.")
+    for name, d in (("p", p), ("q", q)):
+        if torch.any(d < 0) or not torch.allclose(
+            d.sum(-1), torch.ones((), dtype=d.dtype, device=d.device), atol=1e-5
+        ):
+            raise ValueError(
+                f"{name} must be a probability vector along its last dimension "
+                "(non-negative, summing to 1); normalise it first."
+            )
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -349,16 +387,7 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
     Book: eq-gan-jsd (chapter 7).
     """
-    if p.shape != q.shape:
-        raise ValueError(f"p {tuple(p.shape)} and q {tuple(q.shape)} must have the same shape.")
-    for name, d in (("p", p), ("q", q)):
-        if torch.any(d < 0) or not torch.allclose(
-            d.sum(-1), torch.ones((), dtype=d.dtype, device=d.device), atol=1e-5
-        ):
-            raise ValueError(
-                f"{name} must be a probability vector along its last dimension "
-                "(non-negative, summing to 1); normalise it first."
-            )
+    _check_distributions(p, q)
     m = 0.5 * (p + q)
     kl_pm = (torch.xlogy(p, p) - torch.xlogy(p, m)).sum(-1)
     kl_qm = (torch.xlogy(q, q) - torch.xlogy(q, m)).sum(-1)
@@ -370,13 +399,27 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if not torch.is_floating_point(logits):
-        raise TypeError(f"{name} must be floating-point logits, got dtype {logits.dtype}.")
-    if logits.ndim != 1:
+def check_logits(logits: torch.Tensor, name: str = "logits") -> None:
+    """Raise unless ``logits`` is a float tensor ``[B]``, B ≥ 1: one discriminator logit
+    per sample (``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong shape)."""
+    if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
+        kind = f"dtype {logits.dtype}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must be a float tensor of logits [B], got {kind}.")
+    if logits.ndim != 1 or logits.shape[0] == 0:
         raise ValueError(
-            f"{name} must have shape [B] (one logit per sample), got {tuple(logits.shape)}; "
-            "the discriminators of genmodels.gan already return [B]."
+            f"{name} must have shape [B] with B >= 1 (one logit per sample), got "
+            f"{tuple(logits.shape)}; the discriminators of genmodels.gan already return [B]."
+        )
+
+
+def _check_discriminator_loss_inputs(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float
+) -> None:
+    check_logits(real_logits, "real_logits")
+    check_logits(fake_logits, "fake_logits")
+    if not 0.0 <= label_smoothing < 0.5:
+        raise ValueError(
+            f"label_smoothing must lie in [0, 0.5) (real target 1 − s), got {label_smoothing}."
         )
 
 
@@ -394,12 +437,7 @@ def discriminator_loss(
 
     Book: eq-d-step (chapter 7).
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(
-            f"label_smoothing must lie in [0, 0.5) (real target 1 − s), got {label_smoothing}."
-        )
+    _check_discriminator_loss_inputs(real_logits, fake_logits, label_smoothing)
     s = label_smoothing
     real_term = (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits)
     return real_term.mean() + F.softplus(fake_logits).mean()
@@ -414,7 +452,7 @@ def generator_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Book: eq-g-step-saturating (chapter 7).
     """
-    _check_logits("fake_logits", fake_logits)
+    check_logits(fake_logits, "fake_logits")
     return -F.softplus(fake_logits).mean()
 
 
@@ -427,7 +465,7 @@ def generator_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Book: eq-g-step-non-saturating (chapter 7).
     """
-    _check_logits("fake_logits", fake_logits)
+    check_logits(fake_logits, "fake_logits")
     return F.softplus(-fake_logits).mean()
 
 
@@ -464,8 +502,8 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
 
     Book: eq-wgan-gp (chapter 10).
     """
-    _check_logits("real_scores", real_scores)
-    _check_logits("fake_scores", fake_scores)
+    check_logits(real_scores, "real_scores")
+    check_logits(fake_scores, "fake_scores")
     return fake_scores.mean() - real_scores.mean()
 
 
@@ -474,8 +512,16 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
     Book: eq-wgan-gp (chapter 10).
     """
-    _check_logits("fake_scores", fake_scores)
+    check_logits(fake_scores, "fake_scores")
     return -fake_scores.mean()
+
+
+def _check_same_shape(real: torch.Tensor, fake: torch.Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same "
+            "shape to interpolate between them."
+        )
 
 
 def gradient_penalty(
@@ -496,11 +542,7 @@ def gradient_penalty(
 
     Book: eq-wgan-gp (chapter 10).
     """
-    if real.shape != fake.shape:
-        raise ValueError(
-            f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same "
-            "shape to interpolate between them."
-        )
+    _check_same_shape(real, fake)
     source = generator.device if generator is not None else real.device
     eps = torch.rand(real.shape[0], generator=generator, device=source).to(real)
     eps = eps.view(-1, *([1] * (real.ndim - 1)))

@@ -23,9 +23,10 @@ import math
 
 import torch
 
+from genmodels.core.validation import check_positive_int, is_int
+
 __all__ = [
     "gibbs_discrete_pair",
-    "bivariate_conditional",
     "gibbs_bivariate_gaussian",
     "autocorrelation",
     "integrated_autocorrelation_time",
@@ -46,6 +47,34 @@ def _check_rho(rho: float) -> float:
             "at |rho| = 1 the conditionals are degenerate and the chain never moves."
         )
     return float(rho)
+
+
+def _discrete_pair_start(
+    joint: torch.Tensor, n_steps: int, n_chains: int, start: int | torch.Tensor
+) -> torch.Tensor:
+    """Check the arguments of :func:`gibbs_discrete_pair`; return the start X_0 ``[n_chains]``."""
+    if not isinstance(joint, torch.Tensor) or joint.ndim != 2 or not joint.is_floating_point():
+        got = (
+            f"{tuple(joint.shape)} {joint.dtype}"
+            if isinstance(joint, torch.Tensor)
+            else type(joint).__name__
+        )
+        raise ValueError(f"joint must be a float tensor [n_x, n_y], got {got}.")
+    if bool((joint < 0).any()) or not bool(torch.isfinite(joint).all()):
+        raise ValueError("joint must hold finite non-negative probabilities (or weights).")
+    if bool((joint.sum(1) <= 0).any()) or bool((joint.sum(0) <= 0).any()):
+        raise ValueError(
+            "every row and column of joint needs positive mass: P(Y | X = x) is undefined "
+            "for a value x of probability 0; drop empty rows/columns first."
+        )
+    check_positive_int(n_steps, "n_steps")
+    check_positive_int(n_chains, "n_chains")
+    x = torch.as_tensor(start, device=joint.device).long().expand(n_chains).clone()
+    if bool(((x < 0) | (x >= joint.shape[0])).any()):
+        raise ValueError(
+            f"start must index a row of joint (0..{joint.shape[0] - 1}), got {start!r}."
+        )
+    return x
 
 
 def gibbs_discrete_pair(
@@ -72,31 +101,9 @@ def gibbs_discrete_pair(
     Returns:
         ``[n_chains, n_steps, 2]`` int64 indices: ``[..., 0]`` is X_t and ``[..., 1]`` is Y_t.
     """
-    if not isinstance(joint, torch.Tensor) or joint.ndim != 2 or not joint.is_floating_point():
-        got = (
-            f"{tuple(joint.shape)} {joint.dtype}"
-            if isinstance(joint, torch.Tensor)
-            else type(joint).__name__
-        )
-        raise ValueError(f"joint must be a float tensor [n_x, n_y], got {got}.")
-    if bool((joint < 0).any()) or not bool(torch.isfinite(joint).all()):
-        raise ValueError("joint must hold finite non-negative probabilities (or weights).")
-    if bool((joint.sum(1) <= 0).any()) or bool((joint.sum(0) <= 0).any()):
-        raise ValueError(
-            "every row and column of joint needs positive mass: P(Y | X = x) is undefined "
-            "for a value x of probability 0; drop empty rows/columns first."
-        )
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
-    if not isinstance(n_chains, int) or n_chains < 1:
-        raise ValueError(f"n_chains must be a positive int, got {n_chains!r}.")
+    x = _discrete_pair_start(joint, n_steps, n_chains, start)  # X_0 [n_chains]
     p_y_given_x = joint / joint.sum(1, keepdim=True)  # rows: x
     p_x_given_y = (joint / joint.sum(0, keepdim=True)).T  # rows: y
-    x = torch.as_tensor(start, device=joint.device).long().expand(n_chains).clone()
-    if bool(((x < 0) | (x >= joint.shape[0])).any()):
-        raise ValueError(
-            f"start must index a row of joint (0..{joint.shape[0] - 1}), got {start!r}."
-        )
     out = torch.empty(n_chains, n_steps, 2, dtype=torch.long, device=joint.device)
     for t in range(n_steps):
         y = torch.multinomial(p_y_given_x[x], 1, generator=generator).squeeze(1)
@@ -106,22 +113,58 @@ def gibbs_discrete_pair(
     return out
 
 
-def bivariate_conditional(other: torch.Tensor, rho: float) -> tuple[torch.Tensor, float]:
-    """Mean and standard deviation of one coordinate given the other.
-
-    For the standard bivariate Gaussian with correlation ``rho``, the conditional of x
-    given y = ``other`` is N(ρ·y, 1 − ρ²) (and symmetrically for y given x).
-    Book: eq-bivariate-conditional (chapter 3).
-
-    Args:
-        other: the conditioning coordinate, any shape.
-        rho: the correlation, −1 < ρ < 1.
-
-    Returns:
-        ``(mean, std)``: ``mean`` has the shape of ``other``; ``std = sqrt(1 − ρ²)``.
-    """
+def _bivariate_setup(
+    rho: float,
+    n_steps: int,
+    n_chains: int,
+    scan: str,
+    start: torch.Tensor | None,
+    generator: torch.Generator | None,
+    dtype: torch.dtype | None,
+    device: torch.device | str | None,
+) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check the arguments of :func:`gibbs_bivariate_gaussian`; return ρ, the start x and
+    y (each ``[n_chains]``) and the standard normal noise ``[n_steps, 2, n_chains]`` of
+    every step, drawn up front in one call on the generator's device, then moved to
+    ``device``."""
     rho = _check_rho(rho)
-    return rho * other, math.sqrt(1.0 - rho * rho)
+    if scan not in _SCANS:
+        raise ValueError(f"scan must be one of {_SCANS}, got {scan!r}.")
+    check_positive_int(n_steps, "n_steps")
+    check_positive_int(n_chains, "n_chains")
+    if start is not None:
+        if not isinstance(start, torch.Tensor):
+            start = torch.as_tensor(start, dtype=dtype or torch.get_default_dtype())
+        if not start.is_floating_point():
+            raise TypeError(f"start must be a floating-point tensor, got dtype {start.dtype}.")
+        if start.shape == (2,):
+            start = start.expand(n_chains, 2)
+        if start.shape != (n_chains, 2):
+            raise ValueError(
+                f"start must have shape [2] or [n_chains, 2] = [{n_chains}, 2], "
+                f"got {tuple(start.shape)}."
+            )
+        dtype = dtype or start.dtype
+        device = device or start.device
+    dtype = dtype or torch.get_default_dtype()
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    state = (
+        torch.zeros(n_chains, 2, dtype=dtype, device=device)
+        if start is None
+        else start.to(dtype=dtype, device=device).clone()
+    )
+    gen_device = generator.device if generator is not None else device
+    noise = torch.randn(n_steps, 2, n_chains, generator=generator, device=gen_device, dtype=dtype)
+    return rho, state[:, 0], state[:, 1], noise.to(device)
+
+
+def _coin_flips(
+    n_steps: int, n_chains: int, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """Fair coin flips ``[n_steps, n_chains]`` (bool) drawn on the generator's device, then
+    moved to ``device``: the random scan's choice of coordinate at each step."""
+    gen_device = generator.device if generator is not None else device
+    return (torch.rand(n_steps, n_chains, generator=generator, device=gen_device) < 0.5).to(device)
 
 
 def gibbs_bivariate_gaussian(
@@ -158,51 +201,17 @@ def gibbs_bivariate_gaussian(
     Returns:
         The chains, shape ``[n_chains, n_steps, 2]``: ``[..., 0]`` is x, ``[..., 1]`` is y.
     """
-    rho = _check_rho(rho)
-    if scan not in _SCANS:
-        raise ValueError(f"scan must be one of {_SCANS}, got {scan!r}.")
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
-    if not isinstance(n_chains, int) or n_chains < 1:
-        raise ValueError(f"n_chains must be a positive int, got {n_chains!r}.")
-    if start is not None:
-        if not isinstance(start, torch.Tensor):
-            start = torch.as_tensor(start, dtype=dtype or torch.get_default_dtype())
-        if not start.is_floating_point():
-            raise TypeError(f"start must be a floating-point tensor, got dtype {start.dtype}.")
-        if start.shape == (2,):
-            start = start.expand(n_chains, 2)
-        if start.shape != (n_chains, 2):
-            raise ValueError(
-                f"start must have shape [2] or [n_chains, 2] = [{n_chains}, 2], "
-                f"got {tuple(start.shape)}."
-            )
-        dtype = dtype or start.dtype
-        device = device or start.device
-    dtype = dtype or torch.get_default_dtype()
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    state = (
-        torch.zeros(n_chains, 2, dtype=dtype, device=device)
-        if start is None
-        else start.to(dtype=dtype, device=device).clone()
-    )
-
-    # All randomness is drawn up front, in one call per kind, on the generator's device.
-    gen_device = generator.device if generator is not None else device
-    noise = torch.randn(n_steps, 2, n_chains, generator=generator, device=gen_device, dtype=dtype)
-    noise = noise.to(device)
+    rho, x, y, noise = _bivariate_setup(rho, n_steps, n_chains, scan, start, generator, dtype, device)
     std = math.sqrt(1.0 - rho * rho)
-    x, y = state[:, 0], state[:, 1]
-    out = torch.empty(n_steps, 2, n_chains, dtype=dtype, device=device)
+    out = torch.empty(n_steps, 2, n_chains, dtype=noise.dtype, device=noise.device)
     if scan == "systematic":
         for t in range(n_steps):
-            x = rho * y + std * noise[t, 0]
-            y = rho * x + std * noise[t, 1]
+            x = rho * y + std * noise[t, 0]  # x | y ~ N(ρ y, 1 − ρ²)
+            y = rho * x + std * noise[t, 1]  # y | x ~ N(ρ x, 1 − ρ²)
             out[t, 0] = x
             out[t, 1] = y
     else:
-        pick_x = torch.rand(n_steps, n_chains, generator=generator, device=gen_device) < 0.5
-        pick_x = pick_x.to(device)
+        pick_x = _coin_flips(n_steps, n_chains, generator, noise.device)  # True: update x
         for t in range(n_steps):
             proposal_x = rho * y + std * noise[t, 0]
             proposal_y = rho * x + std * noise[t, 1]
@@ -236,7 +245,7 @@ def autocorrelation(x: torch.Tensor, max_lag: int | None = None) -> torch.Tensor
     n = x.shape[-1]
     if max_lag is None:
         max_lag = n - 1
-    if not isinstance(max_lag, int) or not 0 <= max_lag < n:
+    if not is_int(max_lag) or not 0 <= max_lag < n:
         raise ValueError(f"max_lag must be an int in [0, n-1] = [0, {n - 1}], got {max_lag!r}.")
     centred = x - x.mean(dim=-1, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero-pad: no circular wrap-around
@@ -248,6 +257,17 @@ def autocorrelation(x: torch.Tensor, max_lag: int | None = None) -> torch.Tensor
     return acov / var
 
 
+def _chain_length(x: torch.Tensor) -> int:
+    """Check that ``x`` is one chain ``[n]`` with n ≥ 4; return n."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 1:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a 1-D tensor [n] (one chain), got {shape}.")
+    n = x.shape[0]
+    if n < 4:
+        raise ValueError(f"x needs at least 4 samples to estimate mixing, got {n}.")
+    return n
+
+
 def integrated_autocorrelation_time(x: torch.Tensor) -> float:
     """Integrated autocorrelation time τ = 1 + 2 Σ_{k≥1} ρ_k of a 1-D chain ``x`` ``[n]``.
 
@@ -257,12 +277,7 @@ def integrated_autocorrelation_time(x: torch.Tensor) -> float:
     For a stationary AR(1) process x_t = φ x_{t−1} + ε_t, τ = (1 + φ)/(1 − φ).
     Book: eq-ess (chapter 3).
     """
-    if not isinstance(x, torch.Tensor) or x.ndim != 1:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a 1-D tensor [n] (one chain), got {shape}.")
-    n = x.shape[0]
-    if n < 4:
-        raise ValueError(f"x needs at least 4 samples to estimate mixing, got {n}.")
+    n = _chain_length(x)
     rho = autocorrelation(x.double()).cpu()
     n_pairs = n // 2
     gamma = rho[: 2 * n_pairs].reshape(n_pairs, 2).sum(dim=1)
@@ -283,8 +298,3 @@ def effective_sample_size(x: torch.Tensor) -> float:
     """
     tau = integrated_autocorrelation_time(x)
     return x.shape[0] / tau
-
-
-# ---------------------------------------------------------------------------------------
-# Chapter 3's experiment "Mixing against correlation"
-# ---------------------------------------------------------------------------------------

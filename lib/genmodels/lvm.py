@@ -15,9 +15,8 @@ import math
 import torch
 from torch import nn
 
+from genmodels.core.constants import LOG_2PI
 from genmodels.core.validation import check_positive_int
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
@@ -88,7 +87,7 @@ class GaussianMixture:
             chol[None], diff.unsqueeze(-1), upper=False
         ).squeeze(-1)  # [N, K, D]
         log_det = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # [K]
-        log_normal = -0.5 * (y.pow(2).sum(-1) + log_det + self.dim * _LOG_2PI)
+        log_normal = -0.5 * (y.pow(2).sum(-1) + log_det + self.dim * LOG_2PI)
         return torch.log(self.weights.to(x)) + log_normal
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +237,7 @@ class PPCA:
         log_det = (d - self.latent_dim) * math.log(s2) + 2 * torch.log(
             torch.diagonal(m_chol)
         ).sum()
-        return -0.5 * (d * _LOG_2PI + log_det + quad)
+        return -0.5 * (d * LOG_2PI + log_det + quad)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The exact posterior p(z|x) = N(M⁻¹ Wᵀ (x − μ), σ² M⁻¹).
@@ -277,6 +276,26 @@ class PPCA:
         return PPCA(self.W @ vh.T, self.mu, self.sigma2)
 
 
+def _ppca_data_size(x: torch.Tensor, latent_dim: int) -> int:
+    """Check the arguments of :func:`fit_ppca` (points ``[N, D]``, N ≥ 2, 1 ≤ L < D); return N."""
+    _check_points(x, None)
+    check_positive_int(latent_dim, "latent_dim")
+    n, d = x.shape
+    if latent_dim >= d:
+        raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}.")
+    if n < 2:
+        raise ValueError(f"need at least 2 points to fit PPCA, got {n}.")
+    return n
+
+
+def _check_residual_variance(sigma2: float) -> None:
+    if not sigma2 > 0:
+        raise ValueError(
+            "the data lie in a subspace of dimension <= latent_dim (zero residual variance); "
+            "use a smaller latent_dim or add noise."
+        )
+
+
 def fit_ppca(x: torch.Tensor, latent_dim: int) -> PPCA:
     """Maximum-likelihood PPCA in closed form (Tipping & Bishop, 1999).
 
@@ -285,24 +304,14 @@ def fit_ppca(x: torch.Tensor, latent_dim: int) -> PPCA:
     W = U_L (Λ_L − σ² I)^{1/2} (columns orthogonal). ``x``: ``[N, D]`` with L < D.
     Book: eq-ppca-marginal (chapter 2).
     """
-    _check_points(x, None)
-    check_positive_int(latent_dim, "latent_dim")
-    n, d = x.shape
-    if latent_dim >= d:
-        raise ValueError(f"latent_dim must be smaller than the data dimension {d}, got {latent_dim}.")
-    if n < 2:
-        raise ValueError(f"need at least 2 points to fit PPCA, got {n}.")
+    n = _ppca_data_size(x, latent_dim)
     mu = x.mean(0)
     e = x - mu
     cov = e.T @ e / n
     evals, evecs = torch.linalg.eigh(cov)  # ascending
     evals, evecs = evals.flip(0), evecs.flip(1)
     sigma2 = float(evals[latent_dim:].mean())
-    if not sigma2 > 0:
-        raise ValueError(
-            "the data lie in a subspace of dimension <= latent_dim (zero residual variance); "
-            "use a smaller latent_dim or add noise."
-        )
+    _check_residual_variance(sigma2)
     scale = (evals[:latent_dim] - sigma2).clamp_min(0).sqrt()
     return PPCA(evecs[:, :latent_dim] * scale, mu, sigma2)
 

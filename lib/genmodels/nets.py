@@ -1,5 +1,5 @@
-"""Building blocks shared by the autoencoders and VAEs: MLPs, small conv stacks and
-input checks that fail with a message saying what shape was expected."""
+"""Building blocks shared by the autoencoders and VAEs: MLPs and input checks that fail
+with a message saying what shape was expected."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from genmodels.core.validation import is_positive_int
 
 
 def mlp(
@@ -26,7 +28,7 @@ def mlp(
             f"mlp needs at least an input and an output size, got sizes={sizes}; "
             "pass e.g. [784, 256, 2]."
         )
-    if any((not isinstance(s, int)) or s <= 0 for s in sizes):
+    if not all(is_positive_int(s) for s in sizes):
         raise ValueError(f"mlp sizes must be positive ints, got {sizes}.")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -81,47 +83,11 @@ def check_latent(z: torch.Tensor, latent_dim: int, name: str = "z") -> None:
         )
 
 
-def check_image_shape(image_shape: Sequence[int], multiple_of: int = 1) -> tuple[int, int, int]:
-    """Validate a ``(channels, height, width)`` triple; height and width must be multiples
-    of ``multiple_of`` (4 for the conv stacks, which halve the resolution twice)."""
+def check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    """Validate a ``(channels, height, width)`` triple of positive sizes."""
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3 or any(s <= 0 for s in shape):
         raise ValueError(
             f"image_shape must be (channels, height, width), e.g. (1, 28, 28), got {image_shape}."
         )
-    if shape[1] % multiple_of or shape[2] % multiple_of:
-        raise ValueError(
-            f"image_shape {shape}: height and width must be multiples of {multiple_of} for a "
-            "convolutional model (28x28 and 8x8 both work)."
-        )
     return shape  # type: ignore[return-value]
-
-
-def conv_encoder(image_shape: Sequence[int], out_features: int, width: int = 32) -> nn.Sequential:
-    """Two stride-2 convolutions and a linear layer: ``[B, C, H, W] -> [B, out_features]``.
-
-    Each convolution halves the resolution (28 -> 14 -> 7, or 8 -> 4 -> 2).
-    """
-    c, h, w = check_image_shape(image_shape, multiple_of=4)
-    return nn.Sequential(
-        nn.Conv2d(c, width, kernel_size=4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(width, 2 * width, kernel_size=4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(2 * width * (h // 4) * (w // 4), out_features),
-    )
-
-
-def conv_decoder(in_features: int, image_shape: Sequence[int], width: int = 32) -> nn.Sequential:
-    """The mirror of :func:`conv_encoder`: ``[B, in_features] -> [B, C, H, W]`` (no final
-    activation: the output is read as logits or as a mean by the caller)."""
-    c, h, w = check_image_shape(image_shape, multiple_of=4)
-    return nn.Sequential(
-        nn.Linear(in_features, 2 * width * (h // 4) * (w // 4)),
-        nn.ReLU(),
-        nn.Unflatten(1, (2 * width, h // 4, w // 4)),
-        nn.ConvTranspose2d(2 * width, width, kernel_size=4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.ConvTranspose2d(width, c, kernel_size=4, stride=2, padding=1),
-    )

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.core.validation import check_int, check_positive_int
+
 __all__ = [
     "BernoulliRBM",
     "RBMHistory",
@@ -70,9 +72,8 @@ class BernoulliRBM(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        check_positive_int(n_visible, "n_visible")
+        check_positive_int(n_hidden, "n_hidden")
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         w = torch.randn(n_visible, n_hidden, generator=generator) * init_std
@@ -169,10 +170,8 @@ class BernoulliRBM(nn.Module):
         the binary states and the visible probabilities p(v | h) that produced them (a
         smoother picture of the same chain); entry 0 is the start (probs = the start).
         """
-        if not isinstance(n_steps, int) or n_steps < 0:
-            raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}.")
-        if not isinstance(record_every, int) or record_every < 1:
-            raise ValueError(f"record_every must be a positive int, got {record_every!r}.")
+        check_int(n_steps, "n_steps", minimum=0)
+        check_positive_int(record_every, "record_every")
         self._check_layer(v, self.n_visible, "v")
         samples, probs = [v], [v]
         for t in range(1, n_steps + 1):
@@ -198,10 +197,8 @@ class BernoulliRBM(nn.Module):
         ``start`` ``[n, D]`` replaces the noise. Returns ``[n, D]`` binary states, or the
         final visible probabilities p(v | h) when ``return_probs`` is true.
         """
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}.")
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
+        check_positive_int(n, "n")
+        check_positive_int(n_steps, "n_steps")
         w = self.weight
         if start is None:
             start = _bernoulli(

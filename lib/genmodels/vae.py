@@ -28,19 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core import train
+from genmodels.core.constants import LOG_2PI
 from genmodels.core.validation import check_positive_int
-from genmodels.nets import (
-    check_batch,
-    check_image_shape,
-    check_latent,
-    conv_decoder,
-    conv_encoder,
-    mlp,
-)
+from genmodels.nets import check_batch, check_image_shape, check_latent, mlp
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LIKELIHOODS = ("bernoulli", "gaussian")
-_LOG_2PI = math.log(2 * math.pi)
 
 
 # --------------------------------------------------------------------------- checks
@@ -122,7 +115,7 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) per example: ``[B, D] -> [B]``. Book: eq-iwae-bound (chapter 5)."""
     _check_floating(z, "z")
-    return _sum_per_example(-0.5 * (z.pow(2) + _LOG_2PI))
+    return _sum_per_example(-0.5 * (z.pow(2) + LOG_2PI))
 
 
 def log_diagonal_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -132,7 +125,7 @@ def log_diagonal_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor)
     """
     _check_same_shape(z, mu, "z and mu")
     _check_same_shape(mu, logvar, "mu and logvar")
-    return _sum_per_example(-0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + _LOG_2PI))
+    return _sum_per_example(-0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI))
 
 
 # --------------------------------------------------------------------------- p(x|z)
@@ -176,7 +169,7 @@ def gaussian_log_likelihood(
     _check_sigma(sigma)
     sigma_t = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
     z = (x - mean) / sigma_t
-    return _sum_per_example(-0.5 * z.pow(2) - torch.log(sigma_t) - 0.5 * _LOG_2PI)
+    return _sum_per_example(-0.5 * z.pow(2) - torch.log(sigma_t) - 0.5 * LOG_2PI)
 
 
 def squared_error_weight(sigma: float | torch.Tensor) -> float | torch.Tensor:
@@ -439,26 +432,6 @@ class MLPVAE(VAE):
             mlp([self.latent_dim, *reversed(tuple(hidden)), n_pixels]),
             nn.Unflatten(1, self.image_shape),
         )
-
-
-class ConvVAE(VAE):
-    """A convolutional VAE (see :func:`genmodels.nets.conv_encoder`); height and width
-    must be multiples of 4."""
-
-    def __init__(
-        self,
-        latent_dim: int,
-        image_shape: Sequence[int] = (1, 28, 28),
-        likelihood: Likelihood = "bernoulli",
-        sigma: float | None = None,
-        width: int = 32,
-    ) -> None:
-        super().__init__()
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.image_shape = check_image_shape(image_shape, multiple_of=4)
-        self._set_likelihood(likelihood, sigma)
-        self.encoder = conv_encoder(self.image_shape, 2 * self.latent_dim, width)
-        self.decoder = conv_decoder(self.latent_dim, self.image_shape, width)
 
 
 # ------------------------------------------------------------ training

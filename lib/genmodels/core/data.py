@@ -1,6 +1,6 @@
-"""Image datasets, offline first: Fashion-MNIST, MNIST and scikit-learn's digits.
+"""Image datasets, offline first: Fashion-MNIST and scikit-learn's digits.
 
-Fashion-MNIST and MNIST are stored as IDX files. :func:`fetch_dataset_file` looks for
+Fashion-MNIST is stored as IDX files. :func:`fetch_dataset_file` looks for
 each file, in order, in
 
 1. ``<data_dir>/<dataset>/`` where ``data_dir`` is the argument or the environment
@@ -9,7 +9,7 @@ each file, in order, in
 3. the user cache ``($XDG_CACHE_HOME or ~/.cache)/genmodels/<dataset>/``;
 4. the official download source, saved into the user cache.
 
-``<dataset>`` is ``fashion-mnist`` or ``mnist``; a file may be stored gzip-compressed
+``<dataset>`` is ``fashion-mnist``; a file may be stored gzip-compressed
 (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``). Every file,
 local or downloaded, is checked against the SHA-256 of its **decompressed** content
 (Debian recompressed the Fashion-MNIST archives, so the bytes of the ``.gz`` files
@@ -38,7 +38,6 @@ import numpy as np
 import torch
 
 __all__ = [
-    "DATASETS",
     "DatasetChecksumError",
     "DatasetDownloadError",
     "DatasetError",
@@ -46,12 +45,11 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "ImageDataset",
     "binarize",
+    "check_float_images",
     "default_cache_dir",
     "fetch_dataset_file",
-    "load_dataset",
     "load_digits",
     "load_fashion_mnist",
-    "load_mnist",
     "parse_idx",
     "to_float_images",
 ]
@@ -74,8 +72,6 @@ DIGIT_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 DEBIAN_DATA_DIR = Path("/usr/share/datasets")
 
 SPLITS = ("train", "test")
-#: Names accepted by :func:`load_dataset`.
-DATASETS = ("fashion-mnist", "mnist", "digits")
 
 
 # --------------------------------------------------------------------------- errors
@@ -116,16 +112,15 @@ class IdxSource:
     checksums: dict[str, tuple[str, int]]
     base_urls: tuple[str, ...]
     url_env: str
-    debian_package: str | None
+    debian_package: str
 
     def how_to_get_by_hand(self, cache: Path) -> str:
         files = ", ".join(f"{f}.gz" for f in self.checksums)
         lines = ["To get the data by hand:"]
-        if self.debian_package:
-            lines.append(
-                f"  - on Debian/Ubuntu: `sudo apt-get install {self.debian_package}` "
-                f"(installs the files into {DEBIAN_DATA_DIR / self.name}/), or"
-            )
+        lines.append(
+            f"  - on Debian/Ubuntu: `sudo apt-get install {self.debian_package}` "
+            f"(installs the files into {DEBIAN_DATA_DIR / self.name}/), or"
+        )
         lines.append(
             f"  - download the 4 files {files} from {self.base_urls[0]} into {cache}/ "
             "(or into <dir>/" + self.name + "/ and set GENMODELS_DATA_DIR=<dir>)."
@@ -168,44 +163,7 @@ FASHION_MNIST = IdxSource(
     debian_package="dataset-fashion-mnist",
 )
 
-# SHA-256 of the decompressed MNIST files, as pinned by many independent public projects
-# that verify the decompressed IDX files (they agree on all four values); the sizes are
-# those of the IDX format (16-byte header + 784 bytes per image, 8-byte header + 1 byte
-# per label). Debian has no MNIST package, so there is no local copy to compute them from.
-MNIST = IdxSource(
-    name="mnist",
-    title="MNIST",
-    classes=DIGIT_CLASSES,
-    split_files=FASHION_MNIST.split_files,
-    split_sizes=FASHION_MNIST.split_sizes,
-    checksums={
-        "train-images-idx3-ubyte": (
-            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            47040016,
-        ),
-        "train-labels-idx1-ubyte": (
-            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            60008,
-        ),
-        "t10k-images-idx3-ubyte": (
-            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            7840016,
-        ),
-        "t10k-labels-idx1-ubyte": (
-            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-            10008,
-        ),
-    },
-    base_urls=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    url_env="GENMODELS_MNIST_URL",
-    debian_package=None,
-)
-
-IDX_SOURCES: dict[str, IdxSource] = {s.name: s for s in (FASHION_MNIST, MNIST)}
+IDX_SOURCES: dict[str, IdxSource] = {s.name: s for s in (FASHION_MNIST,)}
 
 
 def _source(name: str) -> IdxSource:
@@ -436,7 +394,7 @@ def fetch_dataset_file(
     """The verified, decompressed content of one file of an IDX dataset.
 
     Args:
-        name: ``"fashion-mnist"`` or ``"mnist"``.
+        name: ``"fashion-mnist"``.
         filename: e.g. ``"t10k-labels-idx1-ubyte"`` (without ``.gz``).
         data_dir: a directory holding ``<name>/<filename>[.gz]``; defaults to the
             environment variable ``GENMODELS_DATA_DIR``.
@@ -445,8 +403,7 @@ def fetch_dataset_file(
         download: download a missing file into the cache; if false, a missing file
             raises :class:`DatasetNotFoundError`.
         base_url: where to download from (default: the environment variable
-            ``GENMODELS_FASHION_MNIST_URL`` / ``GENMODELS_MNIST_URL``, else the
-            official source).
+            ``GENMODELS_FASHION_MNIST_URL``, else the official source).
 
     The search order is in the module's docstring. The first file found is verified;
     if its content is wrong, :class:`DatasetChecksumError` names it.
@@ -523,29 +480,6 @@ def load_fashion_mnist(
     )
 
 
-def load_mnist(
-    split: str = "train",
-    *,
-    download: bool = True,
-    cache_dir: str | os.PathLike | None = None,
-    data_dir: str | os.PathLike | None = None,
-    base_url: str | None = None,
-) -> ImageDataset:
-    """MNIST handwritten digits: 60000 train / 10000 test images 28×28, classes ``"0"``–``"9"``.
-
-    Downloaded once into the user cache (there is no Debian package); the decompressed
-    files are verified against published SHA-256 values.
-    """
-    return _load_idx_dataset(
-        MNIST,
-        split,
-        data_dir=data_dir,
-        cache_dir=cache_dir,
-        download=download,
-        base_url=base_url,
-    )
-
-
 def load_digits() -> ImageDataset:
     """scikit-learn's bundled digits (offline): 1797 images 8×8 with values 0..16.
 
@@ -557,26 +491,6 @@ def load_digits() -> ImageDataset:
     images = torch.from_numpy(bunch.images.astype(np.uint8))
     labels = torch.from_numpy(bunch.target.astype(np.int64))
     return ImageDataset(images, labels, DIGIT_CLASSES, "digits", pixel_max=16)
-
-
-def load_dataset(name: str, split: str = "train", **kwargs) -> ImageDataset:
-    """Load a dataset by name: ``"fashion-mnist"``, ``"mnist"`` or ``"digits"``.
-
-    ``split`` is ``"train"`` or ``"test"`` (the digits have a single split, ``"train"``,
-    which holds all 1797 images). Keyword arguments go to the loader.
-    """
-    if name == "fashion-mnist":
-        return load_fashion_mnist(split, **kwargs)
-    if name == "mnist":
-        return load_mnist(split, **kwargs)
-    if name == "digits":
-        if split != "train" or kwargs:
-            raise ValueError(
-                "the digits have a single split, 'train', and take no options; "
-                f"got split={split!r}, options {sorted(kwargs)}."
-            )
-        return load_digits()
-    raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}.")
 
 
 # ------------------------------------------------------------------- preprocessing
@@ -609,6 +523,28 @@ def to_float_images(
     if pixel_max is None:
         pixel_max = 16 if tuple(images.shape[1:]) == (8, 8) else 255
     return (images.to(torch.float32) / float(pixel_max)).unsqueeze(1)
+
+
+def check_float_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """Return ``images``, or raise unless they are float images ``[N, 1, 28, 28]`` (values
+    in [0, 1]): what :func:`to_float_images` makes of Fashion-MNIST, and what the
+    classifier and the image metrics take. ``TypeError`` for a wrong type or dtype,
+    ``ValueError`` for a wrong shape; the message names ``name`` and the fix."""
+    expected = f"{name} must be float images [N, 1, 28, 28] in [0, 1]"
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{expected}, got {type(images).__name__}.")
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(
+            f"{expected}, got {tuple(images.shape)}; reshape flat samples with "
+            f"{name}.view(-1, 1, 28, 28), convert uint8 images [N, 28, 28] with "
+            "genmodels.core.data.to_float_images."
+        )
+    if not images.dtype.is_floating_point:
+        raise TypeError(
+            f"{expected}, got dtype {images.dtype}; convert uint8 images with "
+            "genmodels.core.data.to_float_images."
+        )
+    return images
 
 
 def binarize(

@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from genmodels.core.validation import check_int
+
 
 def pick_device(prefer: str | None = None) -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then the CPU.
@@ -45,8 +47,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     With ``deterministic=True`` cuDNN is asked for deterministic kernels, so two runs on
     the same machine print the same numbers.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+    check_int(seed, "seed", minimum=0)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global state that user code may use
     torch.manual_seed(seed)  # also seeds every CUDA/MPS device

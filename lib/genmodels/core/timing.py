@@ -12,6 +12,8 @@ from types import TracebackType
 
 import torch
 
+from genmodels.core.validation import is_positive_int
+
 
 def _synchronize(device: torch.device | None) -> None:
     if device is not None and device.type == "cuda":
@@ -55,7 +57,7 @@ def ms_per_1000_samples(
     ``sample(n)`` must return ``n`` samples; it is called once to warm up, then
     ``repeats`` times under :class:`Stopwatch` (with ``torch.no_grad()``).
     """
-    if not isinstance(n, int) or n < 1 or not isinstance(repeats, int) or repeats < 1:
+    if not (is_positive_int(n) and is_positive_int(repeats)):
         raise ValueError(f"n and repeats must be positive ints, got n={n!r}, repeats={repeats!r}.")
     with torch.no_grad():
         out = sample(n)

@@ -26,7 +26,29 @@ from typing import Any
 
 import torch
 
+from genmodels.core.validation import check_positive_int
+
 __all__ = ["History", "fit", "fixed_step_minibatches", "minibatches"]
+
+
+def _rows_and_device(tensors: tuple[torch.Tensor, ...], batch_size: int) -> tuple[int, torch.device]:
+    """Check the arguments of :func:`minibatches`; return the number of rows N and the device."""
+    if not tensors:
+        raise ValueError("minibatches() needs at least one tensor, e.g. minibatches(x, batch_size=128).")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"argument {i} of minibatches() must be a torch.Tensor, got {type(t).__name__}.")
+        if t.ndim == 0:
+            raise ValueError(f"argument {i} of minibatches() is a scalar; expected a tensor of shape [N, ...].")
+    n = tensors[0].shape[0]
+    sizes = [t.shape[0] for t in tensors]
+    if any(s != n for s in sizes):
+        raise ValueError(f"all tensors must have the same first dimension, got sizes {sizes}.")
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}; move them with .to(device).")
+    check_positive_int(batch_size, "batch_size")
+    return n, tensors[0].device
 
 
 def minibatches(
@@ -54,23 +76,7 @@ def minibatches(
         device. Each index of ``range(N)`` appears exactly once per pass (only in batches
         that are yielded, if ``drop_last``).
     """
-    if not tensors:
-        raise ValueError("minibatches() needs at least one tensor, e.g. minibatches(x, batch_size=128).")
-    for i, t in enumerate(tensors):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"argument {i} of minibatches() must be a torch.Tensor, got {type(t).__name__}.")
-        if t.ndim == 0:
-            raise ValueError(f"argument {i} of minibatches() is a scalar; expected a tensor of shape [N, ...].")
-    n = tensors[0].shape[0]
-    sizes = [t.shape[0] for t in tensors]
-    if any(s != n for s in sizes):
-        raise ValueError(f"all tensors must have the same first dimension, got sizes {sizes}.")
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
-        raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}; move them with .to(device).")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    device = tensors[0].device
+    n, device = _rows_and_device(tensors, batch_size)
     if shuffle:
         perm_device = generator.device if generator is not None else torch.device("cpu")
         order = torch.randperm(n, generator=generator, device=perm_device).to(device)
@@ -87,6 +93,19 @@ def minibatches(
 
 
 
+def _check_fixed_step_budget(x: torch.Tensor, n_steps: int, batch_size: int) -> None:
+    check_positive_int(n_steps, "n_steps")
+    check_positive_int(batch_size, "batch_size")
+    if not isinstance(x, torch.Tensor) or x.ndim == 0:
+        what = "a scalar" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"x must be a tensor [N, ...] of training rows, got {what}.")
+    if x.shape[0] < batch_size:
+        raise ValueError(
+            f"x holds {x.shape[0]} rows, fewer than one batch of {batch_size}; "
+            "lower batch_size or pass more rows."
+        )
+
+
 def fixed_step_minibatches(
     x: torch.Tensor, n_steps: int, batch_size: int, generator: torch.Generator | None = None
 ) -> Callable[[], Iterator[torch.Tensor]]:
@@ -100,17 +119,7 @@ def fixed_step_minibatches(
     ``fit(step, fixed_step_minibatches(x, n_steps, batch_size, g), epochs=1)``; each call of
     the returned function starts afresh (another ``n_steps`` batches).
     """
-    for name, value in (("n_steps", n_steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if not isinstance(x, torch.Tensor) or x.ndim == 0:
-        what = "a scalar" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise TypeError(f"x must be a tensor [N, ...] of training rows, got {what}.")
-    if x.shape[0] < batch_size:
-        raise ValueError(
-            f"x holds {x.shape[0]} rows, fewer than one batch of {batch_size}; "
-            "lower batch_size or pass more rows."
-        )
+    _check_fixed_step_budget(x, n_steps, batch_size)
 
     def make() -> Iterator[torch.Tensor]:
         done = 0

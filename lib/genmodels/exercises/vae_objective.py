@@ -17,10 +17,9 @@ from collections.abc import Callable
 import torch
 
 from genmodels import vae
+from genmodels.core.constants import LOG_2PI
 from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
 from genmodels.exercises._diagnose import shape_message
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def _sum(t: torch.Tensor) -> torch.Tensor:
@@ -240,7 +239,7 @@ def _gaussian_loss_mistakes(d: int) -> list[Mistake]:
         return _sum((x - r) ** 2)
 
     def const(s):
-        return d * (math.log(s) + 0.5 * _LOG_2PI)
+        return d * (math.log(s) + 0.5 * LOG_2PI)
 
     return [
         Mistake(
@@ -260,7 +259,7 @@ def _gaussian_loss_mistakes(d: int) -> list[Mistake]:
         Mistake(
             "the normalising constant uses log σ² where log σ belongs: log of (2πσ²)^(−d/2) "
             "is −d·(log σ + ½ log 2π).",
-            lambda x, r, mu, lv, s: se(x, r) / (2 * s**2) + d * (2 * math.log(s) + 0.5 * _LOG_2PI) + kl(mu, lv),
+            lambda x, r, mu, lv, s: se(x, r) / (2 * s**2) + d * (2 * math.log(s) + 0.5 * LOG_2PI) + kl(mu, lv),
         ),
         Mistake(
             "you averaged the squared error over the pixels; the log-likelihood of d "

@@ -30,7 +30,11 @@ from torch import nn
 
 from genmodels import gan, rbm, vae
 from genmodels.core import data, timing, train
-from genmodels.core.validation import check_positive_int, check_positive_int_fields
+from genmodels.core.validation import (
+    check_positive_int,
+    check_positive_int_fields,
+    check_positive_ints,
+)
 from genmodels.experiments import rbm_digits
 from genmodels.measure import coverage
 from genmodels.measure import vae_diagnostics as ev
@@ -55,9 +59,6 @@ __all__ = [
     "train_pcd_rbm",
     "train_vae_on_batches",
 ]
-
-MODELS = ("VAE", "GAN", "RBM")
-
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,8 @@ class ComparisonSettings:
             "steps_cpu", "steps_gpu", "batch_size", "n_eval", "vae_latent_dim",
             "latent_dim", "rbm_hidden", "n_rbm_monitor", "n_likelihood",
             "n_pseudo_likelihood", "cpu_threads"))
-        steps = list(self.gibbs_steps)
-        if not steps or steps != sorted(set(steps)) or steps[0] < 1:
-            raise ValueError(f"gibbs_steps must be increasing positive ints, got {self.gibbs_steps}.")
-        if not self.iwae_ks or min(self.iwae_ks) < 1:
-            raise ValueError(f"iwae_ks must be positive ints, got {self.iwae_ks}.")
+        check_positive_ints(self.gibbs_steps, "gibbs_steps", increasing=True)
+        check_positive_ints(self.iwae_ks, "iwae_ks")
 
 
 # ----------------------------------------------------------------------------- the data

@@ -27,6 +27,7 @@ from torch import nn
 
 from genmodels import gan
 from genmodels.core import train
+from genmodels.core.data import check_float_images
 from genmodels.core.device import budget_for
 from genmodels.core.validation import check_positive_int, check_positive_int_fields
 from genmodels.measure import gan_monitor
@@ -103,10 +104,17 @@ class ImageGanSettings:
 
 
 def _check_images(name: str, images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; "
-                         "convert them with genmodels.core.data.to_float_images.")
+    check_float_images(images, name)
+
+
+def _check_reference_inputs(x_train: torch.Tensor, train_labels: torch.Tensor, n_eval: int) -> None:
+    check_float_images(x_train, "x_train")
+    check_positive_int(n_eval, "n_eval")
+    if train_labels.shape != x_train.shape[:1]:
+        raise ValueError(f"train_labels must have shape [{x_train.shape[0]}] (one class per "
+                         f"image), got {tuple(train_labels.shape)}.")
+    if x_train.shape[0] < n_eval:
+        raise ValueError(f"x_train holds {x_train.shape[0]} images, fewer than n_eval = {n_eval}.")
 
 
 def reference_frechet_distances(
@@ -132,13 +140,7 @@ def reference_frechet_distances(
     Returns ``{"real training images", "blurred real images", "one class only
     (trousers)", "uniform noise"}`` → distance. Book: eq-frechet-distance (chapter 8).
     """
-    _check_images("x_train", x_train)
-    check_positive_int(n_eval, "n_eval")
-    if train_labels.shape != x_train.shape[:1]:
-        raise ValueError(f"train_labels must have shape [{x_train.shape[0]}] (one class per "
-                         f"image), got {tuple(train_labels.shape)}.")
-    if x_train.shape[0] < n_eval:
-        raise ValueError(f"x_train holds {x_train.shape[0]} images, fewer than n_eval = {n_eval}.")
+    _check_reference_inputs(x_train, train_labels, n_eval)
     device = x_train.device
     trousers = x_train[train_labels.to(device) == FASHION_TROUSER][:n_eval]
     noise = torch.rand(n_eval, 1, 28, 28, generator=generator).to(device)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from genmodels.core.validation import check_positive_int_fields
+from genmodels.core.validation import check_positive_int_fields, check_positive_ints, is_int
 from genmodels.rbm import (
     BernoulliRBM,
     RBMHistory,
@@ -121,7 +121,7 @@ def binarised_digits_split(
     digits = data.load_digits()
     x_all = data.binarize(data.to_float_images(digits)).reshape(len(digits.images), -1)
     x_all = x_all.to(device)
-    if isinstance(n_train, bool) or not isinstance(n_train, int) or not 0 < n_train < len(x_all):
+    if not is_int(n_train) or not 0 < n_train < len(x_all):
         raise ValueError(f"n_train must be an int between 1 and {len(x_all) - 1}, got {n_train!r}.")
     perm = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(seed)).to(device)
     return x_all[perm[:n_train]], x_all[perm[n_train:]]
@@ -235,9 +235,7 @@ def gibbs_snapshots(
     Book: eq-rbm-conditionals (chapter 3); chapter 11 measures sample quality this way.
     """
     steps = list(steps)
-    if not steps or any(isinstance(t, bool) or not isinstance(t, int) for t in steps) \
-            or steps[0] < 1 or steps != sorted(set(steps)):
-        raise ValueError(f"steps must be increasing positive ints, got {steps!r}.")
+    check_positive_ints(steps, "steps", increasing=True)
     rbm._check_layer(start, rbm.n_visible, "start")
     states: dict[int, torch.Tensor] = {}
     probs: dict[int, torch.Tensor] = {}

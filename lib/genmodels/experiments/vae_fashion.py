@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from genmodels.core.device import budget_for
-from genmodels.core.validation import check_positive_int_fields, is_positive_int
+from genmodels.core.validation import check_positive_int_fields, check_positive_ints
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,7 @@ class FashionVAESettings:
     def __post_init__(self) -> None:
         check_positive_int_fields(self, ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size",
                                          "n_train_elbo", "n_iwae", "n_fd"))
-        if not self.iwae_ks or not all(is_positive_int(k) for k in self.iwae_ks):
-            raise ValueError(f"iwae_ks must be positive ints, got {self.iwae_ks!r}.")
+        check_positive_ints(self.iwae_ks, "iwae_ks")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}.")
 

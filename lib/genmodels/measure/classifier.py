@@ -26,9 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core.checkpoint import load_checkpoint, save_checkpoint
-from genmodels.core.data import default_cache_dir, load_fashion_mnist, to_float_images
+from genmodels.core.data import (
+    check_float_images,
+    default_cache_dir,
+    load_fashion_mnist,
+    to_float_images,
+)
 from genmodels.core.device import describe_device, pick_device
 from genmodels.core.train import minibatches
+from genmodels.core.validation import check_positive_int
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -45,22 +51,6 @@ CLASSIFIER_VERSION = 1
 
 # Pixel mean and standard deviation of the Fashion-MNIST training images (in [0, 1]).
 _FASHION_MEAN, _FASHION_STD = 0.2860, 0.3530
-
-
-def _check_images(x: Any) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a float tensor [N, 1, 28, 28], got {type(x).__name__}.")
-    if not x.dtype.is_floating_point:
-        raise TypeError(
-            f"expected float images in [0, 1], got {x.dtype}; "
-            "convert with genmodels.core.data.to_float_images(images)."
-        )
-    if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-        raise ValueError(
-            f"expected images of shape [N, 1, 28, 28], got {tuple(x.shape)}; "
-            "reshape flat samples with x.view(-1, 1, 28, 28)."
-        )
-    return x
 
 
 def _evaluation_layout(device: torch.device) -> torch.memory_format | None:
@@ -126,13 +116,12 @@ class FashionClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``[N, 10]`` of images ``x`` ``[N, 1, 28, 28]`` (with gradients)."""
-        return self.head(self._features(_check_images(x)))
+        return self.head(self._features(check_float_images(x, "x")))
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, fn, out_dim: int, batch_size: int) -> torch.Tensor:
-        x = _check_images(x)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        x = check_float_images(x, "x")
+        check_positive_int(batch_size, "batch_size")
         layout = _evaluation_layout(self.device)
         if layout is not None:
             self.to(memory_format=layout)  # a no-op after the first evaluation

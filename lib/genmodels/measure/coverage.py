@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genmodels.core.validation import check_positive_int
+
 __all__ = [
     "ClassCoverage",
     "class_coverage",
@@ -28,8 +30,7 @@ def class_histogram(predicted: torch.Tensor, n_classes: int) -> torch.Tensor:
 
     The shares sum to 1. Book: eq-class-kl-to-uniform (chapter 11).
     """
-    if not isinstance(n_classes, int) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}.")
+    check_positive_int(n_classes, "n_classes")
     if not isinstance(predicted, torch.Tensor) or predicted.ndim != 1 or predicted.dtype != torch.int64:
         what = (f"shape {tuple(predicted.shape)}, dtype {predicted.dtype}"
                 if isinstance(predicted, torch.Tensor) else type(predicted).__name__)
@@ -84,6 +85,14 @@ class ClassCoverage:
                 f"KL to uniform {self.kl_to_uniform:.3f} nats")
 
 
+def _check_coverage_inputs(probs: torch.Tensor, min_share: float) -> None:
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
+        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
+        raise ValueError(f"probs must be a tensor [n, K] of class probabilities, got {shape}.")
+    if not 0.0 < min_share <= 1.0:
+        raise ValueError(f"min_share must lie in (0, 1], got {min_share!r}.")
+
+
 def class_coverage(probs: torch.Tensor, min_share: float = 0.01) -> ClassCoverage:
     """Class coverage of samples from a classifier's probabilities ``probs`` ``[n, K]``.
 
@@ -92,11 +101,7 @@ def class_coverage(probs: torch.Tensor, min_share: float = 0.01) -> ClassCoverag
     share for K = 10, so that a handful of ambiguous samples do not count as a mode).
     Book: eq-class-kl-to-uniform (chapter 11).
     """
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
-        raise ValueError(f"probs must be a tensor [n, K] of class probabilities, got {shape}.")
-    if not 0.0 < min_share <= 1.0:
-        raise ValueError(f"min_share must lie in (0, 1], got {min_share!r}.")
+    _check_coverage_inputs(probs, min_share)
     shares = class_histogram(probs.argmax(dim=1), probs.shape[1])
     covered = int((shares >= min_share).sum())
     return ClassCoverage(shares, covered, kl_to_uniform(shares), min_share)

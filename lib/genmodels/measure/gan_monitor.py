@@ -12,12 +12,9 @@ function, so the training code stays the library's own:
     recorder.images()      # [T, n, ...] on the CPU, recorder.steps: the T step indices
 
 :func:`discriminator_accuracy` is the accuracy of eq-discriminator-accuracy on any two
-batches of logits; :func:`with_discriminator_accuracy` measures it *after* each update,
-on fresh fakes (extra forward passes), for a step that does not report it or when the
-accuracy after the update is wanted.
+batches of logits (0-d tensors on the device: no host synchronisation).
 
-Neither wrapper calls ``.item()`` or copies to the host inside the loop: accuracies
-are 0-d tensors on the device (``train.fit`` copies them with the other terms), and
+The recorder calls no ``.item()`` and copies nothing to the host inside the loop:
 snapshots stay on the device until :meth:`SampleRecorder.images` is called.
 
 Book: chapter 8 (GANs in practice).
@@ -30,20 +27,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from genmodels.gan import sample_latent
+from genmodels.core.validation import check_positive_int
+from genmodels.gan import check_logits
 
-__all__ = ["SampleRecorder", "discriminator_accuracy", "with_discriminator_accuracy"]
-
-
-def _check_logits(name: str, logits: torch.Tensor) -> None:
-    if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
-        kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise TypeError(f"{name} must be a float tensor of logits [B], got {kind}.")
-    if logits.ndim != 1 or logits.shape[0] == 0:
-        raise ValueError(
-            f"{name} must have shape [B] with B >= 1 (one logit per sample), got "
-            f"{tuple(logits.shape)}; the discriminators of genmodels.gan return [B]."
-        )
+__all__ = ["SampleRecorder", "discriminator_accuracy"]
 
 
 def discriminator_accuracy(
@@ -59,55 +46,13 @@ def discriminator_accuracy(
     Shapes: ``real_logits [B_real]``, ``fake_logits [B_fake]`` → two 0-d tensors.
     Book: eq-discriminator-accuracy (chapter 8).
     """
-    _check_logits("real_logits", real_logits)
-    _check_logits("fake_logits", fake_logits)
+    check_logits(real_logits, "real_logits")
+    check_logits(fake_logits, "fake_logits")
     dtype = real_logits.dtype
     return (real_logits > 0).to(dtype).mean(), (fake_logits < 0).to(fake_logits.dtype).mean()
 
 
 StepFn = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
-
-
-def with_discriminator_accuracy(
-    step: StepFn,
-    G: nn.Module,
-    D: nn.Module,
-    latent_dim: int,
-    generator: torch.Generator | None = None,
-) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """Add ``acc_real`` and ``acc_fake``, measured after the update, to what a GAN step returns.
-
-    After ``step(real)`` has updated both players, the discriminator judges the same real
-    batch and a fresh batch of as many fakes G(z), without gradients; the two
-    accuracies of :func:`discriminator_accuracy` are added to the step's terms (replacing
-    the accuracies before the update that :func:`genmodels.gan.make_gan_step` returns).
-    This costs one extra forward pass of G and two of D per step, and draws the fresh
-    codes from ``generator``. The networks stay in the
-    mode the step left them in (training mode: batch-normalised discriminators see real
-    and fake batches separately, as during the update).
-
-    Args:
-        step: ``step(real [B, ...]) -> dict`` of scalar terms, e.g. from
-            :func:`genmodels.gan.make_gan_step`.
-        G, D: the generator and the discriminator the step trains (D returns logits).
-        latent_dim: the dimension of z.
-        generator: the source of the fresh noise (seeded runs stay reproducible).
-
-    Book: eq-discriminator-accuracy (chapter 8).
-    """
-    if not callable(step):
-        raise TypeError(f"step must be a function step(real) -> dict, got {type(step).__name__}.")
-
-    def monitored(real: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = dict(step(real))
-        with torch.no_grad():
-            fake = G(sample_latent(real.shape[0], latent_dim, real.device, generator))
-            acc_real, acc_fake = discriminator_accuracy(D(real), D(fake))
-        terms["acc_real"] = acc_real
-        terms["acc_fake"] = acc_fake
-        return terms
-
-    return monitored
 
 
 class SampleRecorder:
@@ -131,8 +76,7 @@ class SampleRecorder:
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] == 0:
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise ValueError(f"z must be a tensor [n, latent_dim] with n >= 1, got {shape}.")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int (steps between snapshots), got {every!r}.")
+        check_positive_int(every, "every", hint="steps between snapshots")
         self.G = G
         self.z = z
         self.every = every

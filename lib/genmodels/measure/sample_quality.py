@@ -1,14 +1,12 @@
-"""Sample-quality metrics: mode coverage on 2-D mixtures, Fréchet distance, inception score.
+"""Sample-quality metrics: mode coverage on 2-D mixtures and the Fréchet distance.
 
 * :func:`mode_metrics` follows the protocol of VEEGAN (Srivastava et al., 2017) and
   PacGAN (Lin et al., 2018) for the ring and grid of Gaussians.
 * :func:`frechet_distance` is the distance between Gaussian fits of two feature sets
   (the FID of Heusel et al., 2017, when the features come from Inception); the course
   uses the features of its own Fashion-MNIST classifier (:mod:`genmodels.measure.classifier`).
-* :func:`inception_score` is exp E_x KL(p(y|x) ‖ p(y)) (Salimans et al., 2016), again
-  with any classifier's probabilities.
 
-Every function accepts plain tensors of features or probabilities, so it can be tested
+Every function accepts plain tensors of features, so it can be tested
 without a trained classifier.
 """
 
@@ -20,6 +18,8 @@ from typing import Protocol
 
 import torch
 
+from genmodels.core.data import check_float_images
+from genmodels.core.validation import check_positive_int
 from genmodels.toy import IsotropicMixture2D
 
 
@@ -50,6 +50,20 @@ class ModeMetrics:
             f"{100 * self.high_quality_share:.1f}% high quality, "
             f"reverse KL {self.reverse_kl:.3f}"
         )
+
+
+def _check_mode_metrics_inputs(samples: torch.Tensor, smoothing: float) -> None:
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
+        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
+        raise ValueError(f"samples must be a tensor of shape [n, 2], got {shape}.")
+    if samples.shape[0] == 0:
+        raise ValueError("samples is empty: pass at least one point (the protocol uses 2,500).")
+    if not torch.isfinite(samples).all():
+        raise ValueError(
+            "samples contain NaN or inf: the generator diverged; check its training losses."
+        )
+    if smoothing < 0:
+        raise ValueError(f"smoothing must be non-negative, got {smoothing}.")
 
 
 def mode_metrics(
@@ -86,17 +100,7 @@ def mode_metrics(
 
     Book: eq-high-quality, eq-mode-captured (chapter 9).
     """
-    if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
-        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
-        raise ValueError(f"samples must be a tensor of shape [n, 2], got {shape}.")
-    if samples.shape[0] == 0:
-        raise ValueError("samples is empty: pass at least one point (the protocol uses 2,500).")
-    if not torch.isfinite(samples).all():
-        raise ValueError(
-            "samples contain NaN or inf: the generator diverged; check its training losses."
-        )
-    if smoothing < 0:
-        raise ValueError(f"smoothing must be non-negative, got {smoothing}.")
+    _check_mode_metrics_inputs(samples, smoothing)
     x = samples.detach().to("cpu", torch.float64)
     centres = mixture.centres.to(torch.float64)
     dist = torch.cdist(x, centres)  # [n, K]
@@ -140,6 +144,19 @@ def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
     return (eigvecs * eigvals.clamp_min(0).sqrt()) @ eigvecs.T
 
 
+def _float64_gaussians(
+    mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor, cov_b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two Gaussians in float64, after checking that each covariance is ``[F, F]``."""
+    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
+    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
+    f = mu_a.shape[0]
+    for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
+        if m.shape != (f, f):
+            raise ValueError(f"{name} must have shape [{f}, {f}], got {tuple(m.shape)}.")
+    return mu_a, cov_a, mu_b, cov_b
+
+
 def gaussian_frechet_distance(
     mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor, cov_b: torch.Tensor
 ) -> float:
@@ -152,12 +169,7 @@ def gaussian_frechet_distance(
     Σ_a^{½} Σ_b Σ_a^{½}; this equals tr((Σ_a Σ_b)^{½}) without a non-symmetric ``sqrtm``.
     Computed in float64. Shapes: ``mu [F]``, ``cov [F, F]``. Book: eq-frechet-distance (chapter 8).
     """
-    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
-    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
-    f = mu_a.shape[0]
-    for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
-        if m.shape != (f, f):
-            raise ValueError(f"{name} must have shape [{f}, {f}], got {tuple(m.shape)}.")
+    mu_a, cov_a, mu_b, cov_b = _float64_gaussians(mu_a, cov_a, mu_b, cov_b)
     sqrt_a = _sqrt_psd(cov_a)
     middle = sqrt_a @ cov_b @ sqrt_a
     middle = 0.5 * (middle + middle.T)
@@ -193,34 +205,10 @@ def gaussian_fit(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(0), torch.cov(x.T).reshape(x.shape[1], -1)
 
 
-def inception_score(probs: torch.Tensor) -> float:
-    """Inception-style score exp( E_x KL(p(y|x) ‖ p(y)) ), p(y) = mean_x p(y|x).
-
-    ``probs [n, K]`` are a classifier's class probabilities (rows sum to 1). The score
-    lies in [1, K]: 1 when every image gets the same prediction, K when predictions are
-    confident (one-hot) and spread evenly over the K classes.
-    """
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs)
-        raise ValueError(f"probs must be a tensor of shape [n, K], got {shape}.")
-    p = probs.detach().to("cpu", torch.float64)
-    if torch.any(p < 0) or not torch.allclose(p.sum(1), torch.ones(p.shape[0], dtype=p.dtype),
-                                              atol=1e-4):
-        raise ValueError(
-            "probs rows must be probability vectors (non-negative, summing to 1); pass "
-            "softmax(logits), not the logits."
-        )
-    marginal = p.mean(0, keepdim=True)
-    kl = (torch.xlogy(p, p) - torch.xlogy(p, marginal)).sum(1)
-    return math.exp(kl.mean().item())
-
-
 class FeatureClassifier(Protocol):
     """What the image metrics need from a classifier (see :mod:`genmodels.measure.classifier`)."""
 
     def features(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def probs(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def _batched(fn, images: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -229,17 +217,6 @@ def _batched(fn, images: torch.Tensor, batch_size: int, device: torch.device) ->
         for start in range(0, images.shape[0], batch_size):
             outputs.append(fn(images[start:start + batch_size].to(device)).to("cpu"))
     return torch.cat(outputs)
-
-
-def _check_images(name: str, images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not torch.is_floating_point(
-        images
-    ):
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-        raise ValueError(
-            f"{name} must be float images [N, 1, 28, 28] in [0, 1], got {shape}; convert "
-            "uint8 images with genmodels.core.data.to_float_images."
-        )
 
 
 def _classifier_device(classifier: object) -> torch.device:
@@ -262,8 +239,8 @@ def classifier_frechet_distance(
     ``.features(x) -> [N, F]`` method (e.g. ``genmodels.measure.classifier.load_fashion_classifier()``).
     Features are computed in batches without gradients on the classifier's device.
     """
-    _check_images("images_a", images_a)
-    _check_images("images_b", images_b)
+    check_float_images(images_a, "images_a")
+    check_float_images(images_b, "images_b")
     device = _classifier_device(classifier)
     fa = _batched(classifier.features, images_a, batch_size, device)
     fb = _batched(classifier.features, images_b, batch_size, device)
@@ -297,9 +274,8 @@ class FrechetReference:
     def __init__(
         self, images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
     ) -> None:
-        _check_images("images", images)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        check_float_images(images, "images")
+        check_positive_int(batch_size, "batch_size")
         self.classifier = classifier
         self.batch_size = batch_size
         self.n = int(images.shape[0])
@@ -308,7 +284,7 @@ class FrechetReference:
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
         """The classifier's features ``[N, F]`` (CPU) of float images ``[N, 1, 28, 28]``."""
-        _check_images("images", images)
+        check_float_images(images, "images")
         return _batched(self.classifier.features, images, self.batch_size, self._device)
 
     def __call__(self, images: torch.Tensor) -> float:
@@ -320,12 +296,3 @@ class FrechetReference:
                 "reference; score with the classifier the reference was built with."
             )
         return gaussian_frechet_distance(*gaussian_fit(feats), self.mean, self.cov)
-
-
-def classifier_inception_score(
-    images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
-) -> float:
-    """:func:`inception_score` of a classifier's ``.probs`` on float images ``[N, 1, 28, 28]``."""
-    _check_images("images", images)
-    device = _classifier_device(classifier)
-    return inception_score(_batched(classifier.probs, images, batch_size, device))

@@ -89,14 +89,18 @@ def unit_activity(mu: torch.Tensor) -> torch.Tensor:
     return centred.pow(2).sum(dim=0) / (mu.shape[0] - 1)
 
 
+def _check_threshold(threshold: float) -> None:
+    if not isinstance(threshold, int | float) or threshold < 0:
+        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}.")
+
+
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     """The number of active latent units, #{d : A_d > threshold} (Burda et al., 2016).
 
     ``mu``: posterior means ``[N, D]`` of held-out examples. Book: eq-active-units
     (chapter 6).
     """
-    if not isinstance(threshold, int | float) or threshold < 0:
-        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}.")
+    _check_threshold(threshold)
     return int((unit_activity(mu) > threshold).sum())
 
 
@@ -256,6 +260,11 @@ def nearest_neighbour_distance(
     return torch.cat(nearest)
 
 
+def _check_quantile(quantile: float) -> None:
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must lie in (0, 1), got {quantile!r}.")
+
+
 def far_from_encodings_share(
     samples: torch.Tensor,
     encodings: torch.Tensor,
@@ -271,8 +280,7 @@ def far_from_encodings_share(
     scale). Returns #{m : dist(samples_m, encodings) > r} / M in [0, 1]; for samples
     distributed like the held-out codes it is about 1 − ``quantile``.
     """
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must lie in (0, 1), got {quantile!r}.")
+    _check_quantile(quantile)
     radius = torch.quantile(nearest_neighbour_distance(reference, encodings), quantile)
     far = nearest_neighbour_distance(samples, encodings) > radius
     return float(far.double().mean())

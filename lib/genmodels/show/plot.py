@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from genmodels.core.validation import check_int, check_positive_int
+
 __all__ = [
+    "decode_codes",
     "decode_latent_grid",
-    "density_2d",
     "exponential_moving_average",
     "image_grid",
     "images_to_grid",
@@ -30,9 +32,7 @@ __all__ = [
     "latent_scatter",
     "linear_interpolation",
     "loss_curves",
-    "scatter_2d",
     "spherical_interpolation",
-    "traversal_grid",
 ]
 
 DecodeFn = Callable[[torch.Tensor], torch.Tensor]
@@ -76,8 +76,7 @@ def images_to_grid(images: Any, nrow: int, padding: int = 2, pad_value: float = 
         )
     if arr.shape[0] == 0:
         raise ValueError("images is empty: nothing to draw.")
-    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
-        raise ValueError(f"nrow must be a positive int (images per row), got {nrow!r}.")
+    check_positive_int(nrow, "nrow", hint="images per row")
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     arr = arr.astype(np.float32)
@@ -116,67 +115,7 @@ def image_grid(
     return ax
 
 
-# --- 2-D samples and densities ---------------------------------------------------------
-
-
-def scatter_2d(
-    samples: Any,
-    reference: Any | None = None,
-    ax: Axes | None = None,
-    title: str | None = None,
-    s: float = 4.0,
-    labels: tuple[str, str] = ("samples", "data"),
-) -> Axes:
-    """Scatter 2-D ``samples [n, 2]``, over ``reference [m, 2]`` points (e.g. the data or a
-    mixture's centres) drawn in grey underneath."""
-    pts = _as_points_2d(samples, "samples")
-    ax = _new_ax(ax)
-    if reference is not None:
-        ref = _as_points_2d(reference, "reference")
-        ax.scatter(ref[:, 0], ref[:, 1], s=s, c="0.6", alpha=0.5, label=labels[1], linewidths=0)
-    ax.scatter(pts[:, 0], pts[:, 1], s=s, c="C0", alpha=0.7, label=labels[0], linewidths=0)
-    ax.set_aspect("equal", adjustable="datalim")
-    if reference is not None:
-        ax.legend(loc="upper right", markerscale=3)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def density_2d(
-    log_prob_fn: Callable[[torch.Tensor], torch.Tensor],
-    xlim: tuple[float, float],
-    ylim: tuple[float, float],
-    ax: Axes | None = None,
-    resolution: int = 150,
-    levels: int = 12,
-    title: str | None = None,
-    device: torch.device | str | None = None,
-) -> Axes:
-    """Filled contours of the density ``exp(log_prob_fn(x))`` on a grid over xlim × ylim.
-
-    ``log_prob_fn`` maps points ``[n, 2]`` (float32, on ``device``) to log-densities ``[n]``.
-    """
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}.")
-    xs = torch.linspace(float(xlim[0]), float(xlim[1]), resolution)
-    ys = torch.linspace(float(ylim[0]), float(ylim[1]), resolution)
-    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(device or "cpu")
-    with torch.no_grad():
-        logp = log_prob_fn(pts)
-    if logp.shape != (pts.shape[0],):
-        raise ValueError(
-            f"log_prob_fn must map points [n, 2] to log-densities [n]; for n={pts.shape[0]} it "
-            f"returned shape {tuple(logp.shape)}."
-        )
-    dens = torch.exp(logp).reshape(resolution, resolution).cpu().numpy()
-    ax = _new_ax(ax)
-    ax.contourf(xs.numpy(), ys.numpy(), dens, levels=levels, cmap="viridis")
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
-    return ax
+# --- 2-D latent codes ------------------------------------------------------------------
 
 
 def latent_scatter(
@@ -215,7 +154,7 @@ def latent_scatter(
     return ax
 
 
-# --- interpolations and traversals -------------------------------------------------------
+# --- interpolations ---------------------------------------------------------------------
 
 
 def linear_interpolation(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
@@ -257,17 +196,18 @@ def _check_pair(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> None:
         raise TypeError("z0 and z1 must be torch tensors of shape [D] or [B, D].")
     if z0.shape != z1.shape or z0.ndim not in (1, 2):
         raise ValueError(f"z0 and z1 must share a shape [D] or [B, D], got {tuple(z0.shape)} and {tuple(z1.shape)}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}.")
+    check_int(steps, "steps", minimum=2)
 
 
-def _decode(decode_fn: DecodeFn, z: torch.Tensor) -> torch.Tensor:
+def decode_codes(decode_fn: DecodeFn, z: torch.Tensor) -> torch.Tensor:
+    """``decode_fn(z)`` under ``torch.no_grad()``: codes ``z [n, D]`` → images ``[n, C, H, W]``,
+    or a ``ValueError`` that says what the decoder returned instead."""
     with torch.no_grad():
         images = decode_fn(z)
-    if not isinstance(images, torch.Tensor) or images.shape[0] != z.shape[0]:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] != z.shape[0]:
         raise ValueError(
-            "decode_fn must map latent codes [n, D] to images [n, C, H, W] in [0, 1]; got "
-            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))} for n={z.shape[0]}."
+            f"decode_fn must map latent codes [n, {z.shape[-1]}] to images [n, C, H, W] in [0, 1]; "
+            f"got {type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))} for n={z.shape[0]}."
         )
     return images
 
@@ -291,33 +231,8 @@ def interpolation_grid(
         path = spherical_interpolation(z_start, z_end, steps)
     else:
         raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}.")
-    images = _decode(decode_fn, path.reshape(-1, path.shape[-1]))
+    images = decode_codes(decode_fn, path.reshape(-1, path.shape[-1]))
     return image_grid(images, nrow=steps, ax=ax, title=title)
-
-
-def traversal_grid(
-    decode_fn: DecodeFn,
-    z_base: torch.Tensor,
-    dims: Sequence[int] | None = None,
-    values: Sequence[float] | torch.Tensor = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0),
-    ax: Axes | None = None,
-    title: str | None = None,
-) -> Axes:
-    """Decode latent traversals: row ``r`` sets coordinate ``dims[r]`` of ``z_base [D]`` to
-    each of ``values`` in turn, all other coordinates fixed (default: every dimension)."""
-    if z_base.ndim != 1:
-        raise ValueError(f"z_base must be one latent code of shape [D], got {tuple(z_base.shape)}.")
-    d = z_base.shape[0]
-    dims = list(range(d)) if dims is None else list(dims)
-    bad = [k for k in dims if not 0 <= k < d]
-    if bad:
-        raise ValueError(f"dims {bad} are out of range for a {d}-dimensional latent code.")
-    vals = torch.as_tensor(values, dtype=z_base.dtype, device=z_base.device)
-    z = z_base.repeat(len(dims), len(vals), 1)
-    for r, k in enumerate(dims):
-        z[r, :, k] = vals
-    images = _decode(decode_fn, z.reshape(-1, d))
-    return image_grid(images, nrow=len(vals), ax=ax, title=title)
 
 
 def latent_grid_points(
@@ -345,7 +260,7 @@ def decode_latent_grid(
 ) -> Axes:
     """The decoded 2-D latent plane: images decoded from an ``n × n`` grid over xlim × ylim,
     tiled where their codes lie (``z_1`` to the right, ``z_2`` up)."""
-    images = _decode(decode_fn, latent_grid_points(xlim, ylim, n, device))
+    images = decode_codes(decode_fn, latent_grid_points(xlim, ylim, n, device))
     return image_grid(images, nrow=n, ax=ax, title=title, padding=0)
 
 

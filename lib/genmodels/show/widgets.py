@@ -17,15 +17,16 @@ import base64
 import hashlib
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from genmodels.core.validation import check_int
+from genmodels.show.plot import DecodeFn, decode_codes
+
 __all__ = ["latent_explorer", "static_latent_explorer", "static_latent_explorer_html", "to_png"]
 
-DecodeFn = Callable[[torch.Tensor], torch.Tensor]
 Range = tuple[float, float]
 
 
@@ -60,17 +61,6 @@ def _check_ranges(ranges: Any) -> tuple[Range, Range]:
     return (float(x0), float(x1)), (float(y0), float(y1))
 
 
-def _decode(decode_fn: DecodeFn, z: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        images = decode_fn(z)
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] != z.shape[0]:
-        raise ValueError(
-            "decode_fn must map 2-D codes [n, 2] to images [n, C, H, W] in [0, 1]; got "
-            f"{type(images).__name__} of shape {tuple(getattr(images, 'shape', ()))} for n={z.shape[0]}."
-        )
-    return images
-
-
 def latent_explorer(
     decode_fn: DecodeFn,
     ranges: Any = ((-3.0, 3.0), (-3.0, 3.0)),
@@ -96,7 +86,7 @@ def latent_explorer(
 
     def redraw(_change: Any = None) -> None:
         z = torch.tensor([[sx.value, sy.value]], dtype=torch.float32, device=device)
-        image.value = to_png(_decode(decode_fn, z)[0], scale=scale)
+        image.value = to_png(decode_codes(decode_fn, z)[0], scale=scale)
 
     sx.observe(redraw, names="value")
     sy.observe(redraw, names="value")
@@ -121,14 +111,13 @@ def static_latent_explorer_html(
     from the network. The element id is derived from the content, so re-running a notebook
     gives identical output.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2 (grid points per axis), got {n!r}.")
+    check_int(n, "n", minimum=2, hint="grid points per axis")
     (x0, x1), (y0, y1) = _check_ranges(ranges)
     xs = torch.linspace(x0, x1, n)
     ys = torch.linspace(y0, y1, n)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")  # frame j*n + i is (xs[i], ys[j])
     z = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1).to(device or "cpu")
-    images = _decode(decode_fn, z).cpu()
+    images = decode_codes(decode_fn, z).cpu()
     frames = [base64.b64encode(to_png(img, scale=1)).decode("ascii") for img in images]
     h, w = images.shape[-2:]
     uid = "gm-explorer-" + hashlib.sha1("".join(frames).encode()).hexdigest()[:10]
