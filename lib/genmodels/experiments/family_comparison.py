@@ -236,10 +236,11 @@ def train_pcd_rbm(
     settings: ComparisonSettings,
     monitor: torch.Tensor,
     generator: torch.Generator | None = None,
-) -> rbm.RBMHistory:
+) -> train.History:
     """One epoch of PCD-1 (SGD ``rbm_lr``, ``rbm_momentum``) over ``rows`` ``[n, 784]`` in
     minibatches of ``batch_size``; the pseudo-log-likelihood is monitored on ``monitor``
-    ``[m, 784]`` before and after. Book: eq-cd-gradient (chapter 3)."""
+    ``[m, 784]`` before and after (``history.epoch_values``, at ``history.epoch_steps``).
+    Book: eq-cd-gradient (chapter 3)."""
     return rbm.train_rbm(model, rows, epochs=1, k=1, persistent=True, lr=settings.rbm_lr,
                          momentum=settings.rbm_momentum, batch_size=settings.batch_size,
                          generator=generator, monitor=monitor)
