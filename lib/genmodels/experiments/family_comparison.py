@@ -151,27 +151,29 @@ def comparison_vae(settings: ComparisonSettings, seed: int) -> vae.MLPVAE:
     return vae.MLPVAE(latent_dim=settings.vae_latent_dim, hidden=settings.vae_hidden)
 
 
+class _VAEAdam(NamedTuple):
+    """:class:`genmodels.vae.AdamSettings` of chapter 10's VAE: Adam(``vae_lr``) in torch's
+    default implementation (the batches come from the caller)."""
+
+    lr: float
+    batch_size: int
+    fused_adam: bool | None = None
+
+
 def train_vae_on_batches(
     model: vae.VAE,
     make_batches: Callable[[], Iterable[torch.Tensor]],
     settings: ComparisonSettings,
     generator: torch.Generator | None = None,
 ) -> train.History:
-    """One pass of Adam on the negative ELBO (``vae.vae_step_loss``) over ``make_batches()``.
+    """One pass of :func:`genmodels.vae.train_with_adam` — Adam(``vae_lr``) on the negative
+    ELBO — over ``make_batches()``.
 
     With :func:`genmodels.core.train.fixed_step_minibatches` the pass is exactly the budget of
     updates. Returns fit's History (``loss`` in nats per image). Book: eq-vae-loss.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.vae_lr)
-
-    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = vae.vae_step_loss(model, x, generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
-        return terms
-
-    history = train.fit(step, make_batches, epochs=1, progress=False)
+    adam = _VAEAdam(lr=settings.vae_lr, batch_size=settings.batch_size)
+    history = vae.train_with_adam(model, make_batches, 1, adam, generator)
     model.eval()
     return history
 
