@@ -194,16 +194,14 @@ def train_gan_on_batches(
     settings: ComparisonSettings,
     generator: torch.Generator | None = None,
 ) -> train.History:
-    """One pass of the non-saturating GAN step (``gan.make_gan_step``) over ``make_batches()``.
+    """One pass of :func:`genmodels.gan.train_gan` — the non-saturating GAN step with
+    Adam(``gan_lr``, ``gan_betas``) for both players — over ``make_batches()``.
 
-    Adam(``gan_lr``, ``gan_betas``) for both players. Returns fit's History (``d_loss``,
-    ``g_loss``, ``d_real``, ``d_fake``). Book: eq-d-step, eq-g-step-non-saturating.
+    Returns fit's History (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ...).
+    Book: eq-d-step, eq-g-step-non-saturating.
     """
-    opt_g = torch.optim.Adam(G.parameters(), lr=settings.gan_lr, betas=settings.gan_betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=settings.gan_lr, betas=settings.gan_betas)
-    step = gan.make_gan_step(G, D, opt_g, opt_d, settings.latent_dim, loss="non_saturating",
-                             generator=generator)
-    history = train.fit(step, make_batches, epochs=1, progress=False)
+    history = gan.train_gan(G, D, make_batches, settings.latent_dim, lr=settings.gan_lr,
+                            betas=settings.gan_betas, loss="non_saturating", generator=generator)
     G.eval()
     return history
 
