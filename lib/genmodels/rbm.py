@@ -353,7 +353,8 @@ def train_rbm(
     stopped).
 
     Args:
-        epochs, seconds: the budget; give one or both (training stops at the first reached).
+        epochs, seconds: the budget; give one or both (training stops at the first reached;
+            the seconds count the monitoring too).
         k: Gibbs steps per update (≥ 1).
         persistent: PCD instead of CD-k.
         n_persistent: number of persistent chains (default ``batch_size``).
