@@ -152,3 +152,50 @@ def test_training_budget_is_validated():
         classifier.train_fashion_classifier(epochs=0)
     with pytest.raises(ValueError, match="seconds must be positive"):
         classifier.train_fashion_classifier(seconds=-1)
+
+
+def _stub_fashion(n_train: int, n_test: int):
+    """load_fashion_mnist for random uint8 images: n_train training, n_test test images."""
+    def load(split: str = "train", **kwargs):
+        n = n_train if split == "train" else n_test
+        g = torch.Generator().manual_seed(0 if split == "train" else 1)
+        return data.ImageDataset(
+            images=torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+            labels=torch.randint(0, 10, (n,), generator=g), classes=tuple("abcdefghij"),
+            name=f"stub/{split}", pixel_max=255)
+    return load
+
+
+def test_training_is_adam_with_warm_up_and_linear_decay_over_shuffled_passes(monkeypatch):
+    # The recipe written out in plain torch: the same seeds, the same permutations (one
+    # per pass, from a CPU generator seeded with the seed), lr(f) = lr · min(f / 0.05, 1,
+    # (1 − f) / 0.95) + 1e-6 at the share f = step / total of the budget.
+    monkeypatch.setattr(classifier, "load_fashion_mnist", _stub_fashion(70, 20))
+    model = classifier.train_fashion_classifier(epochs=2, seed=5, device="cpu", batch_size=4,
+                                                lr=1e-2)
+    total = 2 * 18  # ceil(70 / 4) = 18 steps per pass: the first two are in the warm-up
+    assert model.info["steps"] == total and model.info["epochs"] == 2.0
+
+    train_set = _stub_fashion(70, 20)("train")
+    g = torch.Generator().manual_seed(5)
+    torch.manual_seed(5)
+    reference = FashionClassifier()
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    reference.train()
+    step = 0
+    for _ in range(2):
+        perm = torch.randperm(70, generator=g)
+        for start in range(0, 70, 4):
+            idx = perm[start:start + 4]
+            f = step / total
+            for group in optimizer.param_groups:
+                group["lr"] = 1e-2 * min(f / 0.05, 1.0, (1.0 - f) / 0.95) + 1e-6
+            x = train_set.images[idx].unsqueeze(1).float() / 255.0
+            loss = torch.nn.functional.cross_entropy(reference(x), train_set.labels[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+    for (name, got), (_, want) in zip(model.state_dict().items(), reference.state_dict().items(),
+                                      strict=True):
+        torch.testing.assert_close(got, want, msg=name)

@@ -111,7 +111,8 @@ def test_pcd_rbm_makes_one_update_per_batch():
     model = family_comparison.comparison_rbm(x, TINY, seed=0)
     rows = family_comparison.rows_of_shuffled_passes(x, 5 * TINY.batch_size, torch.Generator().manual_seed(0))
     history = family_comparison.train_pcd_rbm(model, rows, TINY, x[:4], torch.Generator().manual_seed(1))
-    assert history.steps == [0, 5] and len(history.values["pseudo_log_likelihood"]) == 2
+    assert history.epoch_steps == [0, 5] and len(history.epoch_values["pseudo_log_likelihood"]) == 2
+    assert history.n_steps == len(history.values["loss"]) == 5
 
 
 # ---------------------------------------------------------------------------- sampling

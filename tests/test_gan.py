@@ -509,3 +509,76 @@ def test_step_with_dcgan_runs() -> None:
                              torch.optim.Adam(D.parameters(), 2e-4), latent_dim=8)
     out = step(torch.rand(4, 1, 28, 28))
     assert all(torch.isfinite(v) for v in out.values())
+
+
+# ---------------------------------------------------------------------------
+# The training loop
+# ---------------------------------------------------------------------------
+
+
+def _gan_by_hand(G, D, batches, *, lr, betas, k_critic, decay_steps, g):
+    """The non-saturating GAN written out: per batch, k_critic Adam steps of D on
+    −log D(x) − log(1 − D(G(z))) with fresh z each, then one Adam step of G on
+    −log D(G(z)) with fresh z; both learning rates lr · max(0, 1 − t / decay_steps)."""
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+    losses = []
+    for t, real in enumerate(batches):
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr * (max(0.0, 1.0 - t / decay_steps) if decay_steps else 1.0)
+        for _ in range(k_critic):
+            with torch.no_grad():
+                fake = G(torch.randn(len(real), 2, generator=g))
+            d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        g_loss = F.softplus(-D(G(torch.randn(len(real), 2, generator=g)))).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        losses.append((d_loss.item(), g_loss.item()))
+    return losses
+
+
+@pytest.mark.parametrize("k_critic, decay_steps", [(1, None), (3, None), (2, 3)])
+def test_train_gan_is_k_discriminator_steps_then_one_generator_step(k_critic, decay_steps) -> None:
+    G, D, _, _, _ = _toy_setup(seed=6)
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    data = torch.randn(4, 32, 2, generator=torch.Generator().manual_seed(8)) * 0.5 + 2.0
+    batches = list(data)  # 4 batches of 32 points; with decay_steps=3 the last has lr 0
+    kwargs = dict(lr=0.01, betas=(0.5, 0.9), k_critic=k_critic, decay_steps=decay_steps)
+    history = gan.train_gan(G, D, lambda: iter(batches), 2, epochs=1,
+                            generator=torch.Generator().manual_seed(9), **kwargs)
+    losses = _gan_by_hand(G_ref, D_ref, batches, g=torch.Generator().manual_seed(9), **kwargs)
+    assert history.n_steps == 4 and history.names[:2] == ["d_loss", "g_loss"]
+    torch.testing.assert_close(torch.tensor([history.values["d_loss"], history.values["g_loss"]]).T,
+                               torch.tensor(losses))
+    for net, ref in ((G, G_ref), (D, D_ref)):
+        for p, q in zip(net.parameters(), ref.parameters(), strict=True):
+            torch.testing.assert_close(p, q)
+
+
+def test_train_gan_calls_the_players_in_the_order_of_the_two_steps_and_wraps_the_step() -> None:
+    G, D, _, _, _ = _toy_setup(seed=7)
+    calls = []
+    G.register_forward_hook(lambda m, i, o: calls.append(("G", torch.is_grad_enabled())))
+    D.register_forward_hook(lambda m, i, o: calls.append(("D", torch.is_grad_enabled())))
+    wrapped = []
+
+    def wrap_step(step):
+        def watched(real):
+            wrapped.append(len(real))
+            return step(real)
+        return watched
+
+    real = torch.randn(16, 2)
+    history = gan.train_gan(G, D, lambda: [real, real], 2, lr=1e-3, k_critic=2, wrap_step=wrap_step,
+                            epochs=2)
+    # per step: 2 × (G without gradients, D on real, D on fake), then G and D with gradients
+    one_step = [("G", False), ("D", True), ("D", True)] * 2 + [("G", True), ("D", True)]
+    assert calls == one_step * 4 and wrapped == [16] * 4 and history.n_steps == 4
+    assert all(p.requires_grad for p in D.parameters())  # D is unfrozen after the G step
+    with pytest.raises(ValueError, match="decay_steps must be a positive int"):
+        gan.train_gan(G, D, lambda: [real], 2, lr=1e-3, decay_steps=0)

@@ -13,6 +13,7 @@ import math
 import pytest
 import torch
 
+from genmodels.core.train import History
 from genmodels.experiments.rbm_digits import (
     TRAINING_RULES,
     DigitsRBMSettings,
@@ -26,7 +27,6 @@ from genmodels.experiments.rbm_digits import (
 )
 from genmodels.rbm import (
     BernoulliRBM,
-    RBMHistory,
     contrastive_divergence_loss,
     exact_log_likelihood,
     log_partition_function,
@@ -196,15 +196,18 @@ def test_training_increases_pseudo_log_likelihood(persistent: bool) -> None:
     history = train_rbm(
         rbm, data, epochs=8, k=1, persistent=persistent, lr=0.1, batch_size=64, generator=g
     )
-    assert isinstance(history, RBMHistory)
-    pll = history.values["pseudo_log_likelihood"]
-    assert len(pll) == 9 and history.epochs == 8 and history.steps[-1] == 8 * 8
+    assert isinstance(history, History)
+    pll = history.epoch_values["pseudo_log_likelihood"]
+    assert len(pll) == 9 and history.epochs == 8 and history.n_steps == 8 * 8
+    assert history.epoch_steps == [8 * epoch for epoch in range(9)]  # 512 / 64 updates per epoch
+    assert len(history.values["loss"]) == 8 * 8  # the CD surrogate loss of every update
     # Untrained: each bit is a fair coin, PLL = 16 log ½ ≈ −11.09 nats. The data has
     # entropy ≈ 16·H(0.05) + log 2 ≈ 4.1 nats; a trained model must get well above −5
     # (it reaches ≈ −3.7 after these 64 updates).
     assert pll[0] == pytest.approx(16 * torch.log(torch.tensor(0.5)).item(), abs=0.05)
     assert pll[-1] > -5.0
-    assert history.values["reconstruction_error"][-1] < history.values["reconstruction_error"][0]
+    error = history.epoch_values["reconstruction_error"]
+    assert error[-1] < error[0]
     # samples from noise reproduce the two prototypes' statistics: ~half ones, and the two
     # halves anti-correlated
     samples = rbm.sample(2000, 100, g)
@@ -213,7 +216,7 @@ def test_training_increases_pseudo_log_likelihood(persistent: bool) -> None:
 
 
 def test_training_is_reproducible_and_history_round_trips() -> None:
-    def run(seed: int) -> tuple[BernoulliRBM, RBMHistory]:
+    def run(seed: int) -> tuple[BernoulliRBM, History]:
         g = torch.Generator().manual_seed(seed)
         data = _two_prototype_data(128, g)
         rbm = BernoulliRBM(16, 4, generator=g)
@@ -224,23 +227,80 @@ def test_training_is_reproducible_and_history_round_trips() -> None:
     (a, ha), (b, hb) = run(7), run(7)
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
-    assert ha.values == hb.values
-    assert RBMHistory.from_dict(ha.to_dict()) == ha
+    assert ha.values == hb.values and ha.epoch_values == hb.epoch_values
+    assert History.from_dict(ha.to_dict()) == ha
+
+
+def _cd_by_hand(
+    w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, data: torch.Tensor, *, epochs: int,
+    k: int, persistent: bool, lr: float, momentum: float, batch_size: int, g: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CD-k / PCD-k written out: the gradient ⟨v hᵀ⟩_data − ⟨v hᵀ⟩_model with p(h | v) in
+    place of h, heavy-ball momentum, and the random numbers drawn in the documented order
+    (chains' start; per epoch a permutation; per Gibbs step u_h then u_v)."""
+    def gibbs(v: torch.Tensor) -> torch.Tensor:
+        u_h = torch.rand(v.shape[0], w.shape[1], generator=g, dtype=v.dtype)
+        h = (u_h < torch.sigmoid(c + v @ w)).to(v.dtype)
+        u_v = torch.rand(v.shape[0], w.shape[0], generator=g, dtype=v.dtype)
+        return (u_v < torch.sigmoid(b + h @ w.T)).to(v.dtype)
+
+    chains = None
+    if persistent:
+        chains = (torch.rand(batch_size, w.shape[0], generator=g, dtype=data.dtype) < 0.5).to(data.dtype)
+    velocity = None
+    for _ in range(epochs):
+        perm = torch.randperm(len(data), generator=g)
+        for start in range(0, len(data), batch_size):
+            v_data = data[perm[start:start + batch_size]]
+            v = chains if persistent else v_data
+            for _ in range(k):
+                v = gibbs(v)
+            if persistent:
+                chains = v
+            p_data, p_model = torch.sigmoid(c + v_data @ w), torch.sigmoid(c + v @ w)
+            ascent = (  # the CD estimate of ∇ log p, per parameter (eq-cd-gradient)
+                v_data.T @ p_data / len(v_data) - v.T @ p_model / len(v),
+                v_data.mean(0) - v.mean(0),
+                p_data.mean(0) - p_model.mean(0),
+            )
+            velocity = ([-a for a in ascent] if velocity is None
+                        else [momentum * m - a for m, a in zip(velocity, ascent, strict=True)])
+            w, b, c = (p - lr * m for p, m in zip((w, b, c), velocity, strict=True))
+    return w, b, c
+
+
+@pytest.mark.parametrize("k, persistent", [(2, False), (1, True)])
+def test_train_rbm_is_cd_or_pcd_with_momentum_written_out(k: int, persistent: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    data = _two_prototype_data(40, g).double()  # 40 rows in batches of 16: the last has 8
+    rbm = BernoulliRBM(16, 5, generator=g).double()
+    start = [p.detach().clone() for p in (rbm.weight, rbm.visible_bias, rbm.hidden_bias)]
+    kwargs = dict(epochs=3, k=k, persistent=persistent, lr=0.1, momentum=0.5, batch_size=16)
+    history = train_rbm(rbm, data, generator=torch.Generator().manual_seed(4), **kwargs)
+    expected = _cd_by_hand(*start, data, g=torch.Generator().manual_seed(4), **kwargs)
+    for got, want in zip((rbm.weight, rbm.visible_bias, rbm.hidden_bias), expected, strict=True):
+        torch.testing.assert_close(got.detach(), want, rtol=0, atol=1e-10)
+    assert history.n_steps == 9 and history.epoch_steps == [0, 3, 6, 9]
 
 
 def test_seconds_budget_stops_training_and_extra_metrics_are_recorded() -> None:
     g = torch.Generator().manual_seed(0)
     data = _two_prototype_data(256, g)
+    rbm = BernoulliRBM(16, 8)
     history = train_rbm(
-        BernoulliRBM(16, 8),
+        rbm,
         data,
         seconds=0.3,
         batch_size=8,
         generator=g,
         metrics={"mean_weight": lambda r: r.weight.mean()},
     )
-    assert history.wall_time < 3.0 and history.steps[-1] >= 1
-    assert len(history.values["mean_weight"]) == len(history.steps)
+    assert history.wall_time < 3.0 and history.n_steps >= 1 and history.stopped_by == "seconds"
+    # the monitors are recorded before training, after each complete epoch and for the
+    # final model, even when the time ran out within an epoch
+    assert history.epoch_steps[0] == 0 and history.epoch_steps[-1] == history.n_steps
+    assert len(history.epoch_values["mean_weight"]) == len(history.epoch_steps)
+    assert history.epoch_values["mean_weight"][-1] == pytest.approx(float(rbm.weight.detach().mean()))
 
 
 def test_reconstruction_error_of_ideal_autoencoding_rbm_is_small() -> None:
@@ -344,7 +404,7 @@ def test_train_rbms_by_rule_starts_every_rule_from_the_same_model() -> None:
     common = {"epochs": 2, "seeds": (5, 6), "lr": 0.1, "momentum": 0.5, "batch_size": 32}
     trained = train_rbms_by_rule(data, 4, ["CD-1", "CD-10", "PCD-1"], **common)
     assert list(trained) == ["CD-1", "CD-10", "PCD-1"]
-    start = {name: h.values["pseudo_log_likelihood"][0] for name, (_, h) in trained.items()}
+    start = {name: h.epoch_values["pseudo_log_likelihood"][0] for name, (_, h) in trained.items()}
     assert len(set(start.values())) == 1  # the same initial model
     final = {name: m.weight for name, (m, _) in trained.items()}
     assert not torch.equal(final["CD-1"], final["CD-10"])
@@ -364,7 +424,7 @@ def test_train_small_rbms_records_the_exact_test_log_likelihood() -> None:
     x_train, x_test = _two_prototype_data(64, g), _two_prototype_data(16, g)
     settings = DigitsRBMSettings(small_hidden=3, rules=("CD-1",), batch_size=16)
     ((model, history),) = train_small_rbms(x_train, x_test, settings, epochs=2).values()
-    curve = history.values["test_log_likelihood"]
+    curve = history.epoch_values["test_log_likelihood"]
     assert len(curve) == 3
     # the last record is log p(v) of the returned model, with log Z = log Σ_v exp(−F(v))
     # summed here over all 2^16 visible states (the library sums over the 2^3 hidden ones)

@@ -254,6 +254,25 @@ def test_fit_on_epoch_end_callback():
                log_every=100, on_epoch_end=on_epoch_end)
     assert seen == [(1, 2), (2, 4), (3, 6)]  # history is up to date in the callback
     assert hist.epoch_values == {"epoch_squared": [1.0, 4.0, 9.0]}
+    assert hist.epoch_steps == [2, 4, 6]  # 6 rows in batches of 4: 2 steps per epoch
+
+
+def test_fit_evaluate_at_start_records_the_untrained_model_first():
+    seen = []
+
+    def on_epoch_end(epoch, history):
+        seen.append((epoch, history.n_steps, len(history)))
+        return {"epoch": epoch} if epoch != 2 else None  # no record for epoch 2
+
+    step, _ = _counting_step()
+    hist = fit(step, lambda: minibatches(torch.arange(5), batch_size=2), epochs=3,
+               on_epoch_end=on_epoch_end, evaluate_at_start=True)
+    assert seen == [(0, 0, 0), (1, 3, 3), (2, 6, 6), (3, 9, 9)]  # 3 steps per epoch
+    assert hist.epoch_values == {"epoch": [0.0, 1.0, 3.0]}
+    assert hist.epoch_steps == [0, 3, 9]
+    again = fit(step, lambda: minibatches(torch.arange(5), batch_size=2), epochs=1,
+                on_epoch_end=on_epoch_end)  # off by default: no call before the first step
+    assert again.epoch_steps == [3] and seen[-1] == (1, 3, 3)
 
 
 def test_fit_learns_a_mean():
@@ -303,7 +322,8 @@ def test_fit_rejects_exhausted_iterable_and_bad_terms():
 
 def test_history_dict_round_trip():
     h = History(steps=[0, 1], values={"loss": [1.0, 0.5]}, epochs=1, n_steps=2,
-                wall_time=0.1, stopped_by="epochs", epoch_values={"elbo": [-3.0]})
+                wall_time=0.1, stopped_by="epochs", epoch_values={"elbo": [-3.0]},
+                epoch_steps=[2])
     d = h.to_dict()
     assert History.from_dict(d) == h
     assert h.last("loss") == 0.5

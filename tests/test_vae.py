@@ -3,8 +3,10 @@ brute-force enumeration, Monte-Carlo estimates, and the exact likelihood of PPCA
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+from typing import NamedTuple
 
 import pytest
 import scipy.stats
@@ -371,6 +373,37 @@ def test_train_with_adam_trains_any_model_on_the_loss_it_is_given():
     assert history.values["loss"][-1] < 0.05 * history.values["loss"][0]
 
 
+def test_train_with_adam_takes_the_batches_a_function_returns_and_any_adam_settings():
+    class Adam(NamedTuple):  # any object with the three fields of vae.AdamSettings
+        lr: float
+        batch_size: int
+        fused_adam: bool | None
+
+    batches = [torch.rand(5, 3, generator=gen(i)) for i in range(3)]  # in this order, each epoch
+    target = torch.tensor([1.0, -2.0, 0.5])
+
+    def squared_error(m, xb):
+        return {"loss": (m(xb) - target).pow(2).sum(1).mean()}
+
+    torch.manual_seed(4)
+    model = torch.nn.Linear(3, 3)
+    reference = copy.deepcopy(model)
+    history = vae.train_with_adam(model, lambda: iter(batches), 2, Adam(0.05, 999, None),
+                                  loss_terms=squared_error)
+    opt = torch.optim.Adam(reference.parameters(), lr=0.05)
+    losses = []
+    for xb in batches + batches:  # two epochs; batch_size plays no part
+        loss = squared_error(reference, xb)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert history.n_steps == 6 and history.epochs == 2
+    torch.testing.assert_close(torch.tensor(history.values["loss"]), torch.tensor(losses))
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
 def test_fashion_vae_settings_are_chapter_6s_and_checked():
     s = vae_fashion.FashionVAESettings()
     assert (s.latent_dim, s.hidden, s.batch_size, s.lr) == (16, (256,), 128, 1e-3)
@@ -382,7 +415,7 @@ def test_fashion_vae_settings_are_chapter_6s_and_checked():
         vae_fashion.FashionVAESettings(iwae_ks=(1, 0))
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         vae.train_with_adam(torch.nn.Linear(2, 2), torch.rand(4, 2), 0, s)
-    with pytest.raises(ValueError, match=r"x_train must be a tensor of training rows \[N, \.\.\.\]"):
+    with pytest.raises(ValueError, match=r"x_train must be a tensor of training rows \[N, \.\.\.\] or a function"):
         vae.train_with_adam(torch.nn.Linear(2, 2), torch.rand(4), 1, s)
 
 

@@ -1,4 +1,4 @@
-"""Generative adversarial networks: the players, the objective and one training step.
+"""Generative adversarial networks: the players, the objective, one training step, the loop.
 
 The discriminator D_θ returns a *logit* l (D(x) = σ(l)); every loss is computed from
 logits with ``softplus`` so that it stays finite when D(x) is 0 or 1:
@@ -13,12 +13,13 @@ normalisation, WGAN-GP).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.core import train
 from genmodels.core.validation import check_positive_int
 
 GanLoss = str  # "non_saturating" | "saturating" | "wgan-gp"
@@ -649,3 +650,68 @@ def make_gan_step(
         }
 
     return step
+
+
+GanStep = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
+
+
+def train_gan(
+    G: nn.Module,
+    D: nn.Module,
+    make_batches: Callable[[], Iterable[torch.Tensor]],
+    latent_dim: int,
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.5, 0.999),
+    fused_adam: bool | None = None,
+    loss: GanLoss = "non_saturating",
+    k_critic: int = 1,
+    label_smoothing: float = 0.0,
+    gp_weight: float = 10.0,
+    decay_steps: int | None = None,
+    epochs: int = 1,
+    generator: torch.Generator | None = None,
+    wrap_step: Callable[[GanStep], GanStep] | None = None,
+    log_every: int = 50,
+    progress: bool = False,
+    desc: str | None = None,
+    on_epoch_end: Callable[[int, train.History], Mapping[str, float] | None] | None = None,
+) -> train.History:
+    """Train G and D with :func:`make_gan_step`, one step per batch of real data.
+
+    Both players get Adam(``lr``, ``betas``; ``fused_adam``: one kernel for all
+    parameters, one update per parameter, or torch's default choice for ``None``); with
+    ``decay_steps`` both learning rates decay linearly to 0 over that many steps. Each
+    batch ``[B, ...]`` of ``make_batches()`` is one call of the step: ``k_critic`` updates
+    of D, then one of G (``loss``, ``label_smoothing``, ``gp_weight``: see
+    :func:`make_gan_step`); its codes z are drawn from ``generator``. ``wrap_step`` wraps
+    the step before training (e.g. ``SampleRecorder.wrap`` to keep samples over
+    training). The loop is :func:`genmodels.core.train.fit` with ``epochs``,
+    ``log_every``, ``progress``, ``desc`` and ``on_epoch_end``.
+
+    Returns fit's History of the step's terms (``d_loss``, ``g_loss``, ``d_real``,
+    ``d_fake`` and, except for WGAN-GP, ``acc_real``, ``acc_fake``).
+    Book: eq-d-step, eq-g-step-non-saturating (chapter 7), eq-wgan-gp (chapter 9).
+    """
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas, fused=fused_adam)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=fused_adam)
+    step: GanStep = make_gan_step(G, D, opt_g, opt_d, latent_dim, loss=loss, k_critic=k_critic,
+                                  label_smoothing=label_smoothing, gp_weight=gp_weight,
+                                  generator=generator)
+    if decay_steps is not None:
+        check_positive_int(decay_steps, "decay_steps")
+        schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / decay_steps))
+                     for opt in (opt_g, opt_d)]
+        gan_step = step
+
+        def decayed(real: torch.Tensor) -> Mapping[str, torch.Tensor]:
+            terms = gan_step(real)
+            for schedule in schedules:
+                schedule.step()
+            return terms
+
+        step = decayed
+    if wrap_step is not None:
+        step = wrap_step(step)
+    return train.fit(step, make_batches, epochs=epochs, log_every=log_every, progress=progress,
+                     desc=desc, on_epoch_end=on_epoch_end)

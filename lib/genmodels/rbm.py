@@ -22,19 +22,17 @@ is :mod:`genmodels.experiments.rbm_digits`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genmodels.core.train import History, fit, minibatches
 from genmodels.core.validation import check_int, check_positive_int
 
 __all__ = [
     "BernoulliRBM",
-    "RBMHistory",
     "contrastive_divergence_loss",
     "exact_log_likelihood",
     "log_partition_function",
@@ -306,41 +304,6 @@ def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
     return ((v - recon) ** 2).mean(1)
 
 
-@dataclass
-class RBMHistory:
-    """What :func:`train_rbm` recorded, once per epoch (same fields as ``genmodels.core.train.History``).
-
-    Attributes:
-        steps: the number of parameter updates done when each record was taken.
-        values: name → list of floats: ``reconstruction_error`` (mean over the monitor
-            set, per unit) and ``pseudo_log_likelihood`` (mean nats per example).
-        epochs: number of epochs (the last one may be partial when ``seconds`` stopped it).
-        wall_time: seconds spent training.
-    """
-
-    steps: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=dict)
-    epochs: int = 0
-    wall_time: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "steps": list(self.steps),
-            "values": {k: list(v) for k, v in self.values.items()},
-            "epochs": self.epochs,
-            "wall_time": self.wall_time,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RBMHistory:
-        return cls(
-            list(d["steps"]),
-            {k: list(v) for k, v in d["values"].items()},
-            int(d["epochs"]),
-            float(d["wall_time"]),
-        )
-
-
 def _check_data(rbm: BernoulliRBM, data: torch.Tensor) -> None:
     rbm._check_layer(data, rbm.n_visible, "data")
     if len(data) == 0:
@@ -369,39 +332,41 @@ def train_rbm(
     monitor: torch.Tensor | None = None,
     metrics: dict[str, Callable[[BernoulliRBM], float]] | None = None,
     generator: torch.Generator | None = None,
-) -> RBMHistory:
+) -> History:
     """Train ``rbm`` on ``data`` ``[N, D]`` (values in [0, 1]) by CD-k or persistent CD.
 
     Each update: the positive phase uses a data batch; the negative samples come from k
     block-Gibbs steps started at the batch (CD-k) or at persistent "fantasy" chains that
     carry over between updates (PCD, Tieleman 2008). The gradient is that of
     :func:`contrastive_divergence_loss` (Book: eq-cd-gradient, chapter 3), applied with SGD
-    with momentum or Adam; ``weight_decay`` is L2 on all parameters.
+    with momentum or Adam; ``weight_decay`` is L2 on all parameters. The loop is
+    :func:`genmodels.core.train.fit` over shuffled minibatches of ``data``.
 
-    The hot loop never synchronises with the host; the monitoring quantities
-    (reconstruction error and pseudo-log-likelihood on ``monitor``, default the first
-    ≤ 500 rows of ``data``) are computed and recorded once per epoch.
+    The monitoring quantities (reconstruction error and pseudo-log-likelihood on
+    ``monitor``, default the first ≤ 500 rows of ``data``) are computed once before
+    training and after every epoch (and after a last, partial epoch that ``seconds``
+    stopped).
 
     Args:
-        epochs, seconds: the budget; give one or both (training stops at the first reached).
+        epochs, seconds: the budget; give one or both (training stops at the first reached;
+            the seconds count the monitoring too).
         k: Gibbs steps per update (≥ 1).
         persistent: PCD instead of CD-k.
         n_persistent: number of persistent chains (default ``batch_size``).
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
-        metrics: extra quantities recorded once per epoch, name → ``fn(rbm) -> float``
+        metrics: extra quantities recorded with the monitors, name → ``fn(rbm) -> float``
             (e.g. the exact test log-likelihood of a small RBM).
-        generator: makes shuffling, chain initialisation and Gibbs noise reproducible.
+        generator: makes the chains' start, shuffling and Gibbs noise reproducible (drawn
+            in that order).
 
     Returns:
-        An :class:`RBMHistory`; the entry at step 0 is the untrained model.
+        fit's :class:`~genmodels.core.train.History`: per update the surrogate loss
+        (``values["loss"]``); per record the monitors (``epoch_values``:
+        ``reconstruction_error`` — mean over the monitor set, per unit —,
+        ``pseudo_log_likelihood`` — mean nats per example — and each of ``metrics``),
+        taken after ``epoch_steps`` updates; the first record (step 0) is the untrained model.
     """
     _check_data(rbm, data)
-    if epochs is None and seconds is None:
-        raise ValueError("give a budget: epochs=..., seconds=..., or both.")
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be positive, got {seconds!r}.")
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int (Gibbs steps per update), got {k!r}.")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -418,22 +383,16 @@ def train_rbm(
     data = data.to(param)
     monitor = data[:500] if monitor is None else monitor.to(param)
     _check_data(rbm, monitor)
-
     metrics = dict(metrics or {})
-    names = ["reconstruction_error", "pseudo_log_likelihood", *metrics]
-    history = RBMHistory(values={name: [] for name in names})
 
-    def record(step: int) -> None:
-        with torch.no_grad():
-            history.steps.append(step)
-            history.values["reconstruction_error"].append(
-                float(reconstruction_error(rbm, monitor).mean())
-            )
-            history.values["pseudo_log_likelihood"].append(
-                float(pseudo_log_likelihood(rbm, monitor).mean())
-            )
-            for name, fn in metrics.items():
-                history.values[name].append(float(fn(rbm)))
+    @torch.no_grad()
+    def monitored(epoch: int, history: History) -> dict[str, float]:
+        values = {
+            "reconstruction_error": float(reconstruction_error(rbm, monitor).mean()),
+            "pseudo_log_likelihood": float(pseudo_log_likelihood(rbm, monitor).mean()),
+        }
+        values.update({name: float(fn(rbm)) for name, fn in metrics.items()})
+        return values
 
     chains = None
     if persistent:
@@ -441,34 +400,25 @@ def train_rbm(
         noise = torch.full((n_chains, rbm.n_visible), 0.5, dtype=param.dtype, device=param.device)
         chains = _bernoulli(noise, generator)
 
-    record(0)
-    start = time.perf_counter()
-    step = 0
-    n = len(data)
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    while True:
-        perm = torch.randperm(n, generator=generator, device=gen_device).to(param.device)
-        for i in range(0, n, batch_size):
-            batch = data[perm[i : i + batch_size]]
-            with torch.no_grad():
-                v = chains if persistent else batch
-                for _ in range(k):
-                    v = rbm.gibbs_step(v, generator)
-                if persistent:
-                    chains = v
-            opt.zero_grad(set_to_none=True)
-            contrastive_divergence_loss(rbm, batch, v).backward()
-            opt.step()
-            step += 1
-            if seconds is not None and time.perf_counter() - start >= seconds:
-                break
-        history.epochs += 1
-        history.wall_time = time.perf_counter() - start
-        record(step)
-        out_of_time = seconds is not None and history.wall_time >= seconds
-        if out_of_time or (epochs is not None and history.epochs >= epochs):
-            break
-    history.wall_time = time.perf_counter() - start
+    def step(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        nonlocal chains
+        with torch.no_grad():
+            v = chains if persistent else batch
+            for _ in range(k):
+                v = rbm.gibbs_step(v, generator)
+            if persistent:
+                chains = v
+        loss = contrastive_divergence_loss(rbm, batch, v)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    history = fit(step, lambda: minibatches(data, batch_size=batch_size, generator=generator),
+                  epochs=epochs, seconds=seconds, progress=False, on_epoch_end=monitored,
+                  evaluate_at_start=True)
+    if history.epoch_steps[-1] != history.n_steps:  # ``seconds`` stopped an epoch midway
+        history.record_epoch_values(monitored(history.epochs, history))
     return history
 
 

@@ -20,8 +20,8 @@ Every VAE of the book trains with :func:`train_with_adam`; chapter 6's settings 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -440,33 +440,59 @@ class MLPVAE(VAE):
 LossTerms = Callable[[nn.Module, torch.Tensor], Mapping[str, torch.Tensor]]
 
 
+class AdamSettings(Protocol):
+    """What :func:`train_with_adam` reads from its ``settings`` (chapter 6's
+    ``FashionVAESettings`` has all three)."""
+
+    @property
+    def lr(self) -> float:
+        """Adam's learning rate."""
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per minibatch when the training data are a tensor."""
+
+    @property
+    def fused_adam(self) -> bool | None:
+        """Adam's ``fused`` flag: one kernel for all parameters (``True``), one update per
+        parameter (``False``), or torch's default choice (``None``)."""
+
+
 def train_with_adam(
     model: nn.Module,
-    x_train: torch.Tensor,
+    x_train: torch.Tensor | Callable[[], Iterable[torch.Tensor]],
     epochs: int,
-    settings: Any,
+    settings: AdamSettings,
     generator: torch.Generator | None = None,
     loss_terms: LossTerms | None = None,
     on_epoch_end: Callable[[int, train.History], Mapping[str, float] | None] | None = None,
 ) -> train.History:
-    """Chapter 6's training loop: ``epochs`` passes of Adam over shuffled minibatches.
+    """The VAE's training loop: ``epochs`` passes of Adam over minibatches.
 
-    Adam(``settings.lr``, fused when ``settings.fused_adam``) descends on
-    ``loss_terms(model, x)["loss"]`` for each minibatch ``x`` ``[B, ...]`` of
-    ``settings.batch_size`` rows of ``x_train`` ``[N, ...]``, drawn by
-    :func:`genmodels.core.train.minibatches` from ``generator`` (the last batch of a pass is
-    smaller). The default ``loss_terms`` is the negative ELBO of :func:`vae_step_loss`,
-    its reparameterized samples drawn from ``generator`` too; chapter 6 passes a
+    Adam(``settings.lr``, ``fused=settings.fused_adam``) descends on
+    ``loss_terms(model, x)["loss"]`` for each minibatch ``x`` ``[B, ...]``. The minibatches
+    are ``settings.batch_size`` rows of ``x_train`` ``[N, ...]``, shuffled by
+    :func:`genmodels.core.train.minibatches` with ``generator`` (the last batch of a pass
+    is smaller); or, when ``x_train`` is a function, the batches it returns for each
+    epoch (e.g. :func:`genmodels.core.train.fixed_step_minibatches`: a budget in updates).
+    The default ``loss_terms`` is the negative ELBO of :func:`vae_step_loss`, its
+    reparameterized samples drawn from ``generator`` too; chapter 6 passes a
     reconstruction loss to train its autoencoders with the same loop. ``on_epoch_end`` is
     :func:`genmodels.core.train.fit`'s. Returns fit's History of every term ``loss_terms``
     returns (for the ELBO: ``loss``, ``reconstruction``, ``kl`` in nats per image).
 
-    Book: eq-vae-loss (chapter 5), chapter 6 ("Training a VAE").
+    Book: eq-vae-loss (chapter 5), chapter 6 ("Training a VAE"), chapter 10.
     """
     check_positive_int(epochs, "epochs")
-    if not isinstance(x_train, torch.Tensor) or x_train.ndim < 2:
+    if callable(x_train):
+        make_batches = x_train
+    elif isinstance(x_train, torch.Tensor) and x_train.ndim >= 2:
+        def make_batches() -> Iterable[tuple[torch.Tensor, ...]]:
+            return train.minibatches(x_train, batch_size=settings.batch_size, generator=generator)
+    else:
         what = tuple(x_train.shape) if isinstance(x_train, torch.Tensor) else type(x_train).__name__
-        raise ValueError(f"x_train must be a tensor of training rows [N, ...], got {what}.")
+        raise ValueError(f"x_train must be a tensor of training rows [N, ...] or a function "
+                         f"returning the batches of an epoch, got {what}.")
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=settings.fused_adam)
 
     def negative_elbo(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -481,6 +507,4 @@ def train_with_adam(
         optimizer.step()
         return terms
 
-    return train.fit(step, lambda: train.minibatches(x_train, batch_size=settings.batch_size,
-                                                     generator=generator),
-                     epochs=epochs, progress=False, on_epoch_end=on_epoch_end)
+    return train.fit(step, make_batches, epochs=epochs, progress=False, on_epoch_end=on_epoch_end)

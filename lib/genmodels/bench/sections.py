@@ -196,7 +196,7 @@ def run_rbm_bench(settings: rbm_digits.DigitsRBMSettings | None = None, *, quick
     small = []
     with timing.Stopwatch(device) as watch:
         for name, (_, history) in rbm_digits.train_small_rbms(x_train, x_test, s, epochs).items():
-            values = history.values
+            values = history.epoch_values
             small.append({
                 "rule": name,
                 "test_log_likelihood": values["test_log_likelihood"][-1],
@@ -511,7 +511,7 @@ def _comparison(s: family_comparison.ComparisonSettings, seed: int, device: torc
     monitor = x_test[:s.n_rbm_monitor].reshape(s.n_rbm_monitor, -1)
     with timing.Stopwatch(device) as cost["RBM"]:
         rbm_history = family_comparison.train_pcd_rbm(rbm_model, rows, s, monitor, generator)
-    _say(log, f"  comparison RBM: {rbm_history.steps[-1]} updates, {cost['RBM'].wall:.1f} s")
+    _say(log, f"  comparison RBM: {rbm_history.n_steps} updates, {cost['RBM'].wall:.1f} s")
 
     gibbs_states, gibbs_means = family_comparison.rbm_chains_from_noise(rbm_model, s, generator)
     gibbs_rows = [{"steps": t, "fd": fd_to_test(gibbs_states[t]),

@@ -145,8 +145,11 @@ class History:
         n_steps: the number of optimisation steps run.
         wall_time: seconds spent in :func:`fit`.
         stopped_by: ``"epochs"``, ``"seconds"`` or ``""`` (not finished).
-        epoch_values: name -> one float per complete epoch, as returned by the
-            ``on_epoch_end`` callback of :func:`fit` (e.g. a test ELBO).
+        epoch_values: name -> one float per record of the ``on_epoch_end`` callback of
+            :func:`fit` (e.g. a test ELBO): one per complete epoch, plus one before the
+            first step with ``evaluate_at_start``.
+        epoch_steps: the number of steps done when each record of ``epoch_values`` was
+            taken (0 for the record before training).
     """
 
     steps: list[int] = field(default_factory=list)
@@ -156,6 +159,7 @@ class History:
     wall_time: float = 0.0
     stopped_by: str = ""
     epoch_values: dict[str, list[float]] = field(default_factory=dict)
+    epoch_steps: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -171,6 +175,13 @@ class History:
             raise KeyError(f"no value recorded for {name!r}; recorded terms: {self.names}.")
         return self.values[name][-1]
 
+    def record_epoch_values(self, values: Mapping[str, float]) -> None:
+        """Append one record of ``values`` (name -> float) to ``epoch_values``, taken after
+        ``n_steps`` steps."""
+        self.epoch_steps.append(int(self.n_steps))
+        for name, value in values.items():
+            self.epoch_values.setdefault(name, []).append(float(value))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (lists, floats, ints, str): safe for JSON and for
         ``torch.load(weights_only=True)``."""
@@ -182,6 +193,7 @@ class History:
             "wall_time": float(self.wall_time),
             "stopped_by": str(self.stopped_by),
             "epoch_values": {k: list(v) for k, v in self.epoch_values.items()},
+            "epoch_steps": list(self.epoch_steps),
         }
 
     @classmethod
@@ -198,6 +210,7 @@ class History:
             wall_time=float(d.get("wall_time", 0.0)),
             stopped_by=str(d.get("stopped_by", "")),
             epoch_values={k: [float(x) for x in v] for k, v in d.get("epoch_values", {}).items()},
+            epoch_steps=[int(s) for s in d.get("epoch_steps", [])],
         )
 
 
@@ -289,6 +302,7 @@ def fit(
     progress: bool = True,
     desc: str | None = None,
     on_epoch_end: Callable[[int, History], Mapping[str, float] | None] | None = None,
+    evaluate_at_start: bool = False,
 ) -> History:
     """Run ``step`` on every batch of ``make_batches()``, epoch after epoch, within a budget.
 
@@ -314,6 +328,8 @@ def fit(
             epoch (``epoch`` counts from 1, ``history`` is up to date); a returned dict
             of floats is appended to ``history.epoch_values``. Use it to evaluate or to
             keep samples over training.
+        evaluate_at_start: also call ``on_epoch_end(0, history)`` before the first step,
+            so that ``history.epoch_values`` start with the untrained model.
 
     Returns:
         a :class:`History` with one record per step, ``epochs`` complete epochs,
@@ -348,6 +364,10 @@ def fit(
     step_index = 0
     out_of_time = False
     try:
+        if evaluate_at_start and on_epoch_end is not None:
+            extra = on_epoch_end(0, history)
+            if extra is not None:
+                history.record_epoch_values(extra)
         epoch = 0
         while epochs is None or epoch < epochs:
             batches = make_batches()
@@ -382,8 +402,7 @@ def fit(
             if on_epoch_end is not None:
                 extra = on_epoch_end(epoch, history)
                 if extra is not None:
-                    for name, value in extra.items():
-                        history.epoch_values.setdefault(name, []).append(float(value))
+                    history.record_epoch_values(extra)
             if deadline is not None and time.perf_counter() >= deadline:
                 out_of_time = True
                 break

@@ -149,27 +149,29 @@ def comparison_vae(settings: ComparisonSettings, seed: int) -> vae.MLPVAE:
     return vae.MLPVAE(latent_dim=settings.vae_latent_dim, hidden=settings.vae_hidden)
 
 
+class _VAEAdam(NamedTuple):
+    """:class:`genmodels.vae.AdamSettings` of chapter 10's VAE: Adam(``vae_lr``) in torch's
+    default implementation (the batches come from the caller)."""
+
+    lr: float
+    batch_size: int
+    fused_adam: bool | None = None
+
+
 def train_vae_on_batches(
     model: vae.VAE,
     make_batches: Callable[[], Iterable[torch.Tensor]],
     settings: ComparisonSettings,
     generator: torch.Generator | None = None,
 ) -> train.History:
-    """One pass of Adam on the negative ELBO (``vae.vae_step_loss``) over ``make_batches()``.
+    """One pass of :func:`genmodels.vae.train_with_adam` — Adam(``vae_lr``) on the negative
+    ELBO — over ``make_batches()``.
 
     With :func:`genmodels.core.train.fixed_step_minibatches` the pass is exactly the budget of
     updates. Returns fit's History (``loss`` in nats per image). Book: eq-vae-loss.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.vae_lr)
-
-    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = vae.vae_step_loss(model, x, generator=generator)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        optimizer.step()
-        return terms
-
-    history = train.fit(step, make_batches, epochs=1, progress=False)
+    adam = _VAEAdam(lr=settings.vae_lr, batch_size=settings.batch_size)
+    history = vae.train_with_adam(model, make_batches, 1, adam, generator)
     model.eval()
     return history
 
@@ -190,16 +192,14 @@ def train_gan_on_batches(
     settings: ComparisonSettings,
     generator: torch.Generator | None = None,
 ) -> train.History:
-    """One pass of the non-saturating GAN step (``gan.make_gan_step``) over ``make_batches()``.
+    """One pass of :func:`genmodels.gan.train_gan` — the non-saturating GAN step with
+    Adam(``gan_lr``, ``gan_betas``) for both players — over ``make_batches()``.
 
-    Adam(``gan_lr``, ``gan_betas``) for both players. Returns fit's History (``d_loss``,
-    ``g_loss``, ``d_real``, ``d_fake``). Book: eq-d-step, eq-g-step-non-saturating.
+    Returns fit's History (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ...).
+    Book: eq-d-step, eq-g-step-non-saturating.
     """
-    opt_g = torch.optim.Adam(G.parameters(), lr=settings.gan_lr, betas=settings.gan_betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=settings.gan_lr, betas=settings.gan_betas)
-    step = gan.make_gan_step(G, D, opt_g, opt_d, settings.latent_dim, loss="non_saturating",
-                             generator=generator)
-    history = train.fit(step, make_batches, epochs=1, progress=False)
+    history = gan.train_gan(G, D, make_batches, settings.latent_dim, lr=settings.gan_lr,
+                            betas=settings.gan_betas, loss="non_saturating", generator=generator)
     G.eval()
     return history
 
@@ -234,10 +234,11 @@ def train_pcd_rbm(
     settings: ComparisonSettings,
     monitor: torch.Tensor,
     generator: torch.Generator | None = None,
-) -> rbm.RBMHistory:
+) -> train.History:
     """One epoch of PCD-1 (SGD ``rbm_lr``, ``rbm_momentum``) over ``rows`` ``[n, 784]`` in
     minibatches of ``batch_size``; the pseudo-log-likelihood is monitored on ``monitor``
-    ``[m, 784]`` before and after. Book: eq-cd-gradient (chapter 3)."""
+    ``[m, 784]`` before and after (``history.epoch_values``, at ``history.epoch_steps``).
+    Book: eq-cd-gradient (chapter 3)."""
     return rbm.train_rbm(model, rows, epochs=1, k=1, persistent=True, lr=settings.rbm_lr,
                          momentum=settings.rbm_momentum, batch_size=settings.batch_size,
                          generator=generator, monitor=monitor)

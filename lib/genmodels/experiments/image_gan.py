@@ -167,9 +167,9 @@ def train_gan_recording_samples(
 ) -> tuple[train.History, gan_monitor.SampleRecorder]:
     """Chapter 8's training run: ``n_steps`` non-saturating GAN steps, watched.
 
-    Both players get Adam(``settings.lr``, ``settings.betas``, fused if
-    ``settings.fused_adam``); each step is :func:`genmodels.gan.make_gan_step` on a
-    minibatch of ``settings.batch_size`` real images
+    :func:`genmodels.gan.train_gan`: both players get Adam(``settings.lr``,
+    ``settings.betas``, fused if ``settings.fused_adam``); each step is
+    :func:`genmodels.gan.make_gan_step` on a minibatch of ``settings.batch_size`` real images
     (:func:`genmodels.core.train.fixed_step_minibatches`: exactly ``n_steps`` of them, in
     shuffled passes); it also returns the discriminator's accuracies on the batch of its
     update, before the update. G(z) of ``settings.n_eval`` fixed codes (drawn from
@@ -192,15 +192,12 @@ def train_gan_recording_samples(
     _check_images("x_train", x_train)
     check_positive_int(n_steps, "n_steps")
     s = settings
-    opt_g = torch.optim.Adam(G.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
-    opt_d = torch.optim.Adam(D.parameters(), lr=s.lr, betas=s.betas, fused=s.fused_adam)
-    step = gan.make_gan_step(G, D, opt_g, opt_d, s.latent_dim, loss="non_saturating",
-                             generator=generator)  # losses, mean D outputs and accuracies
     z_fixed = gan.sample_latent(s.n_eval, s.latent_dim, x_train.device, generator)  # the same z all along
     recorder = gan_monitor.SampleRecorder(G, z_fixed, every=max(n_steps // s.snapshots, 1))
-    history = train.fit(recorder.wrap(step),
-                        train.fixed_step_minibatches(x_train, n_steps, s.batch_size, generator),
-                        epochs=1, progress=progress, desc=desc, log_every=s.log_every)
+    history = gan.train_gan(
+        G, D, train.fixed_step_minibatches(x_train, n_steps, s.batch_size, generator), s.latent_dim,
+        lr=s.lr, betas=s.betas, fused_adam=s.fused_adam, loss="non_saturating", generator=generator,
+        wrap_step=recorder.wrap, log_every=s.log_every, progress=progress, desc=desc)
     recorder.record()  # the final generator (if not recorded yet)
     return history, recorder
 

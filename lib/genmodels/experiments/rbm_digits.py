@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import torch
 
+from genmodels.core.train import History
 from genmodels.core.validation import check_positive_int_fields, check_positive_ints, is_int
 from genmodels.rbm import (
     BernoulliRBM,
-    RBMHistory,
     exact_log_likelihood,
     pseudo_log_likelihood,
     train_rbm,
@@ -138,14 +138,15 @@ def train_rbms_by_rule(
     momentum: float,
     batch_size: int,
     metrics: dict[str, Callable[[BernoulliRBM], float]] | None = None,
-) -> dict[str, tuple[BernoulliRBM, RBMHistory]]:
+) -> dict[str, tuple[BernoulliRBM, History]]:
     """Train one RBM per training rule, everything else equal: rule name → (model, history).
 
     Each model starts from :func:`rbm_with_data_log_odds` with the weight seed
     ``seeds[0]`` and is trained by :func:`train_rbm` with a generator seeded with
     ``seeds[1]`` (the same shuffles for every rule) and the rule's keyword arguments of
     :data:`TRAINING_RULES` (CD-k or PCD): only the negative samples of the gradient
-    eq-cd-gradient differ. ``metrics`` are recorded once per epoch. Book: chapter 3.
+    eq-cd-gradient differ. ``metrics`` are recorded with the monitors, before training
+    and once per epoch (``history.epoch_values``). Book: chapter 3.
     """
     _check_rules(rules)
     weight_seed, training_seed = seeds
@@ -163,9 +164,10 @@ def train_rbms_by_rule(
 
 def train_small_rbms(
     x_train: torch.Tensor, x_test: torch.Tensor, settings: DigitsRBMSettings, epochs: int
-) -> dict[str, tuple[BernoulliRBM, RBMHistory]]:
+) -> dict[str, tuple[BernoulliRBM, History]]:
     """Chapter 3's small RBMs: one per rule of ``settings.rules``, recording the exact test
-    log-likelihood (``values["test_log_likelihood"]``, nats per image) once per epoch.
+    log-likelihood (``epoch_values["test_log_likelihood"]``, nats per image) before
+    training and once per epoch.
 
     ``x_train`` ``[N, D]``, ``x_test`` ``[M, D]`` binary. See :func:`train_rbms_by_rule`.
     """
@@ -179,7 +181,7 @@ def train_small_rbms(
 
 def train_large_rbms(
     x_train: torch.Tensor, settings: DigitsRBMSettings, epochs: int
-) -> dict[str, tuple[BernoulliRBM, RBMHistory]]:
+) -> dict[str, tuple[BernoulliRBM, History]]:
     """Chapter 3's large RBMs (too large for the exact likelihood): one per rule of
     ``settings.large_rules``. See :func:`train_rbms_by_rule`."""
     s = settings

@@ -19,7 +19,6 @@ import torch
 
 from genmodels import gan
 from genmodels.core.device import pick_device, seed_everything
-from genmodels.core.train import fit
 from genmodels.core.validation import check_positive_int_fields, is_positive_int
 from genmodels.measure.sample_quality import ModeMetrics, mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
@@ -223,8 +222,8 @@ def train_toy_gan(
     """Train one GAN variant on the ring or the grid and measure its mode metrics.
 
     Real batches are fresh samples of the mixture at every step (the data set is the
-    distribution itself). Training goes through :func:`genmodels.core.train.fit` and
-    :func:`genmodels.gan.make_gan_step`; the learning rates decay linearly to 0. With
+    distribution itself). Training is :func:`genmodels.gan.train_gan` (Adam, β = (0.5, 0.9)
+    for WGAN-GP); the learning rates decay linearly to 0. With
     ``record_every`` the mode metrics of ``n_eval`` samples are recorded every that many
     steps (one host synchronisation each time, none in between).
 
@@ -248,24 +247,6 @@ def train_toy_gan(
     generator = seed_everything(seed)
     G, D = build_toy_gan(config, settings, dataset)
     G, D = G.to(device), D.to(device)
-    betas = (0.5, 0.9) if config.loss == "wgan-gp" else settings.betas
-    opt_g = torch.optim.Adam(G.parameters(), lr=settings.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=settings.lr, betas=betas)
-    schedules = [
-        torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / settings.steps))
-        for opt in (opt_g, opt_d)
-    ]
-    gan_step = gan.make_gan_step(
-        G, D, opt_g, opt_d, settings.latent_dim, loss=config.loss, k_critic=config.k_critic,
-        label_smoothing=config.label_smoothing, generator=generator,
-    )
-
-    def step(real: torch.Tensor) -> dict[str, torch.Tensor]:
-        terms = gan_step(real)
-        for schedule in schedules:
-            schedule.step()
-        return terms
-
     chunk = record_every or settings.steps
     n_chunks = math.ceil(settings.steps / chunk)
     trajectory: dict[str, list[float]] = {"step": [], "modes_captured": [], "high_quality_share": []}
@@ -293,9 +274,13 @@ def train_toy_gan(
         trajectory["high_quality_share"].append(m.high_quality_share)
         return None
 
-    history = fit(step, make_batches, epochs=n_chunks, log_every=max(50, chunk // 4),
-                  progress=progress, desc=f"{config.name} on {dataset}",
-                  on_epoch_end=on_epoch_end)
+    history = gan.train_gan(
+        G, D, make_batches, settings.latent_dim, lr=settings.lr,
+        betas=(0.5, 0.9) if config.loss == "wgan-gp" else settings.betas,
+        loss=config.loss, k_critic=config.k_critic, label_smoothing=config.label_smoothing,
+        decay_steps=settings.steps, epochs=n_chunks, generator=generator,
+        log_every=max(50, chunk // 4), progress=progress, desc=f"{config.name} on {dataset}",
+        on_epoch_end=on_epoch_end)
     samples = generate(G, settings.n_eval, settings.latent_dim, generator)
     return ToyGanRun(
         samples=samples,

@@ -33,7 +33,7 @@ from genmodels.core.data import (
     to_float_images,
 )
 from genmodels.core.device import describe_device, pick_device
-from genmodels.core.train import minibatches
+from genmodels.core.train import fit, minibatches
 from genmodels.core.validation import check_positive_int
 
 __all__ = [
@@ -184,10 +184,11 @@ def train_fashion_classifier(
 
     Adam with a linear warm-up (first 5 % of the budget) and a linear decay to zero; the
     budget is ``epochs`` passes over the 60000 images, or ``seconds`` of wall time if
-    given (which then takes precedence). The training set stays on the device as
-    ``uint8`` and is batched by index, without DataLoader workers or per-step host
-    syncs. Returns the model in eval mode with ``test_accuracy`` measured on the 10000
-    test images and ``info`` recording the budget, time and device.
+    given (which then takes precedence). The loop is :func:`genmodels.core.train.fit`
+    over minibatches of the training set, which stays on the device as ``uint8`` and is
+    batched by index, without DataLoader workers or per-step host syncs. ``progress``
+    shows fit's progress bar. Returns the model in eval mode with ``test_accuracy``
+    measured on the 10000 test images and ``info`` recording the budget, time and device.
     """
     if seconds is None and (epochs is None or epochs < 1):
         raise ValueError(
@@ -205,32 +206,29 @@ def train_fashion_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total_steps = None if seconds is not None else epochs * steps_per_epoch
+    start, steps_done = time.perf_counter(), 0
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> dict[str, torch.Tensor]:
+        nonlocal steps_done
+        if total_steps is not None:  # the share of the budget spent
+            fraction = steps_done / total_steps
+        else:
+            fraction = min((time.perf_counter() - start) / seconds, 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * min(fraction / 0.05, 1.0, (1.0 - fraction) / 0.95) + 1e-6
+        x = xb.unsqueeze(1).to(torch.float32) / 255.0
+        loss = F.cross_entropy(model(x), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        steps_done += 1
+        return {"loss": loss}
 
     model.train()
-    start = time.perf_counter()
-    step, epoch, done = 0, 0, False
-    while not done:
-        for xb, yb in minibatches(images, labels, batch_size=batch_size, generator=generator):
-            elapsed = time.perf_counter() - start
-            fraction = elapsed / seconds if seconds is not None else step / total_steps
-            if fraction >= 1.0:
-                done = True
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = lr * min(fraction / 0.05, 1.0, (1.0 - fraction) / 0.95) + 1e-6
-            x = xb.unsqueeze(1).to(torch.float32) / 255.0
-            loss = F.cross_entropy(model(x), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-        else:
-            epoch += 1
-            if progress:
-                print(f"epoch {epoch}: {time.perf_counter() - start:.0f} s", flush=True)
-        if total_steps is not None and step >= total_steps:
-            done = True
-    train_seconds = time.perf_counter() - start
+    history = fit(step, lambda: minibatches(images, labels, batch_size=batch_size, generator=generator),
+                  epochs=None if seconds is not None else epochs, seconds=seconds,
+                  progress=progress, desc="Fashion-MNIST classifier")
+    step_count, train_seconds = history.n_steps, history.wall_time
 
     model.eval()
     test = load_fashion_mnist("test")
@@ -238,8 +236,8 @@ def train_fashion_classifier(
     model.info = {
         "version": CLASSIFIER_VERSION,
         "seed": seed,
-        "steps": step,
-        "epochs": round(step / steps_per_epoch, 3),
+        "steps": step_count,
+        "epochs": round(step_count / steps_per_epoch, 3),
         "batch_size": batch_size,
         "lr": lr,
         "train_seconds": round(train_seconds, 2),
