@@ -32,13 +32,6 @@ MAX_LEADING_CHECKS = 2
 
 # Shown trainers that the change to one training loop (issue 14) rewrites; each fails the
 # rule today. strict: once one passes, it must leave this list.
-PENDING_REWRITE = {
-    "vae.train_with_adam",
-    "gan.make_gan_step",
-    "toy_gan.train_toy_gan",
-}
-
-
 def shown_objects() -> list[tuple[str, str, str]]:
     """``(notebook, expression, import lines)`` for every ``show_source(expression)`` of a chapter."""
     found = []
@@ -97,8 +90,7 @@ def problems_of(source: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "notebook, expr, imports",
-    [pytest.param(*s, marks=pytest.mark.xfail(strict=True, reason="rewritten by the one-loop change"))
-     if s[1] in PENDING_REWRITE else s for s in SHOWN],
+    SHOWN,
     ids=[f"{nb.split('_')[0]}-{expr}" for nb, expr, _ in SHOWN],
 )
 def test_shown_code_starts_with_the_mathematics(notebook, expr, imports):

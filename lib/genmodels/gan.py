@@ -560,6 +560,15 @@ def gradient_penalty(
 # ---------------------------------------------------------------------------
 
 
+def _check_step_settings(loss: str, k_critic: int, label_smoothing: float) -> None:
+    """Check :func:`make_gan_step`'s choices of loss, critic steps and label smoothing."""
+    if loss not in _LOSSES:
+        raise ValueError(f"unknown loss {loss!r}: expected one of {_LOSSES}.")
+    check_positive_int(k_critic, "k_critic", hint="discriminator steps per generator step")
+    if loss == "wgan-gp" and label_smoothing:
+        raise ValueError("label_smoothing has no meaning for the WGAN-GP critic; set it to 0.")
+
+
 def make_gan_step(
     G: nn.Module,
     D: nn.Module,
@@ -596,12 +605,7 @@ def make_gan_step(
     Book: eq-d-step, eq-g-step-saturating, eq-g-step-non-saturating (chapter 7),
     eq-discriminator-accuracy (chapter 8), eq-wgan-gp (chapter 10).
     """
-    if loss not in _LOSSES:
-        raise ValueError(f"unknown loss {loss!r}: expected one of {_LOSSES}.")
-    if not isinstance(k_critic, int) or k_critic < 1:
-        raise ValueError(f"k_critic must be a positive int, got {k_critic!r}.")
-    if loss == "wgan-gp" and label_smoothing:
-        raise ValueError("label_smoothing has no meaning for the WGAN-GP critic; set it to 0.")
+    _check_step_settings(loss, k_critic, label_smoothing)
     wgan = loss == "wgan-gp"
     g_loss_fn = {
         "non_saturating": generator_loss_non_saturating,
@@ -691,7 +695,7 @@ def train_gan(
 
     Returns fit's History of the step's terms (``d_loss``, ``g_loss``, ``d_real``,
     ``d_fake`` and, except for WGAN-GP, ``acc_real``, ``acc_fake``).
-    Book: eq-d-step, eq-g-step-non-saturating (chapter 7), eq-wgan-gp (chapter 9).
+    Book: eq-d-step, eq-g-step-non-saturating (chapter 7), eq-wgan-gp (chapter 10).
     """
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas, fused=fused_adam)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas, fused=fused_adam)

@@ -458,6 +458,23 @@ class AdamSettings(Protocol):
         parameter (``False``), or torch's default choice (``None``)."""
 
 
+def _epoch_batches(x_train: torch.Tensor | Callable[[], Iterable[tuple[torch.Tensor, ...]]],
+                   epochs: int, settings: AdamSettings,
+                   generator: torch.Generator | None) -> Callable[[], Iterable[tuple[torch.Tensor, ...]]]:
+    """Check :func:`train_with_adam`'s arguments; return the function that makes an epoch's
+    batches (``x_train`` itself, or shuffled minibatches of its rows)."""
+    check_positive_int(epochs, "epochs")
+    if callable(x_train):
+        return x_train
+    if isinstance(x_train, torch.Tensor) and x_train.ndim >= 2:
+        def make_batches() -> Iterable[tuple[torch.Tensor, ...]]:
+            return train.minibatches(x_train, batch_size=settings.batch_size, generator=generator)
+        return make_batches
+    what = tuple(x_train.shape) if isinstance(x_train, torch.Tensor) else type(x_train).__name__
+    raise ValueError(f"x_train must be a tensor of training rows [N, ...] or a function "
+                     f"returning the batches of an epoch, got {what}.")
+
+
 def train_with_adam(
     model: nn.Module,
     x_train: torch.Tensor | Callable[[], Iterable[torch.Tensor]],
@@ -483,16 +500,7 @@ def train_with_adam(
 
     Book: eq-vae-loss (chapter 5), chapter 6 ("Training a VAE"), chapter 10.
     """
-    check_positive_int(epochs, "epochs")
-    if callable(x_train):
-        make_batches = x_train
-    elif isinstance(x_train, torch.Tensor) and x_train.ndim >= 2:
-        def make_batches() -> Iterable[tuple[torch.Tensor, ...]]:
-            return train.minibatches(x_train, batch_size=settings.batch_size, generator=generator)
-    else:
-        what = tuple(x_train.shape) if isinstance(x_train, torch.Tensor) else type(x_train).__name__
-        raise ValueError(f"x_train must be a tensor of training rows [N, ...] or a function "
-                         f"returning the batches of an epoch, got {what}.")
+    make_batches = _epoch_batches(x_train, epochs, settings, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=settings.fused_adam)
 
     def negative_elbo(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:

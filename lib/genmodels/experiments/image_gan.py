@@ -103,10 +103,6 @@ class ImageGanSettings:
         return budget_for(device, cpu=self.dcgan_steps_cpu, gpu=self.dcgan_steps_gpu)
 
 
-def _check_images(name: str, images: torch.Tensor) -> None:
-    check_float_images(images, name)
-
-
 def _check_reference_inputs(x_train: torch.Tensor, train_labels: torch.Tensor, n_eval: int) -> None:
     check_float_images(x_train, "x_train")
     check_positive_int(n_eval, "n_eval")
@@ -189,7 +185,7 @@ def train_gan_recording_samples(
     Book: eq-d-step, eq-g-step-non-saturating (chapter 7), eq-discriminator-accuracy
     (chapter 8).
     """
-    _check_images("x_train", x_train)
+    check_float_images(x_train, "x_train")
     check_positive_int(n_steps, "n_steps")
     s = settings
     z_fixed = gan.sample_latent(s.n_eval, s.latent_dim, x_train.device, generator)  # the same z all along

@@ -19,7 +19,7 @@ import torch
 
 from genmodels import gan
 from genmodels.core.device import pick_device, seed_everything
-from genmodels.core.validation import check_positive_int_fields, is_positive_int
+from genmodels.core.validation import check_positive_int, check_positive_int_fields, is_positive_int
 from genmodels.measure.sample_quality import ModeMetrics, mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 
@@ -210,6 +210,14 @@ def generate(G: torch.nn.Module, n: int, latent_dim: int, generator: torch.Gener
     return x
 
 
+def _check_run_choices(dataset: str, record_every: int | None) -> None:
+    """Check :func:`train_toy_gan`'s data set name and recording interval."""
+    if dataset not in MIXTURES:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MIXTURES)}.")
+    if record_every is not None:
+        check_positive_int(record_every, "record_every", hint="steps between snapshots, or None")
+
+
 def train_toy_gan(
     dataset: str,
     config: GanConfig,
@@ -237,10 +245,7 @@ def train_toy_gan(
         record_every: record the metrics over training every this many steps.
         progress: show a progress bar.
     """
-    if dataset not in MIXTURES:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {sorted(MIXTURES)}.")
-    if record_every is not None and (not isinstance(record_every, int) or record_every < 1):
-        raise ValueError(f"record_every must be a positive int or None, got {record_every!r}.")
+    _check_run_choices(dataset, record_every)
     device = device if device is not None else pick_device()
     settings = settings_for(dataset, settings)
     mixture = MIXTURES[dataset]()
