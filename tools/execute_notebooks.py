@@ -238,20 +238,20 @@ def main(argv: list[str] | None = None) -> int:
             path = pending[done]
             key = str(path.relative_to(ROOT))
             uri, seconds, error, text = done.result()
-            if queue:
-                _say(f"  ▶ {queue.pop(0).relative_to(ROOT)}")
             if error is not None:
                 failed.append(key)
                 _say(f"  ✘ {key} failed after {seconds:.1f} s:\n{error[-3000:]}")
-                continue
-            nb = nbformat.reads(text, as_version=4)
-            cache.cache_notebook_bundle(
-                CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
-                check_validity=False, overwrite=True)
-            stored[key] = digests[key]
-            _write_dependencies(stored)
-            times[key] = seconds
-            _say(f"  ✔ {key} {seconds:.1f} s")
+            else:
+                nb = nbformat.reads(text, as_version=4)
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
+                    check_validity=False, overwrite=True)
+                stored[key] = digests[key]
+                _write_dependencies(stored)
+                times[key] = seconds
+                _say(f"  ✔ {key} {seconds:.1f} s")
+            if queue:
+                _say(f"  ▶ {queue.pop(0).relative_to(ROOT)}")
     wall = time.perf_counter() - start
     _say(f"executed {len(times)} notebook(s) in {wall:.0f} s wall "
          f"({sum(times.values()):.0f} s of notebook time); slowest first:")

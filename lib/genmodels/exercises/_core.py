@@ -26,14 +26,86 @@ Never put the solution in a message: messages describe the mistake, not the fix'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import torch
 
 from genmodels.exercises import _diagnose
+
+CALL_TIMEOUT = 10.0
+"""Seconds a student's function may take per call before the check stops it (Exercise.call)."""
+
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float64: (1e-7, 1e-9),
+    torch.float32: (1e-4, 1e-5),
+    torch.float16: (1e-2, 1e-3),
+    torch.bfloat16: (2e-2, 1e-2),
+}
+"""(rtol, atol) by dtype: a comparison uses the looser of the answer's and the reference's."""
+
+
+def tolerance_for(*dtypes: torch.dtype) -> tuple[float, float]:
+    """The (rtol, atol) of the least precise of ``dtypes`` (float32's for non-float dtypes)."""
+    pairs = [TOLERANCES.get(d, TOLERANCES[torch.float32]) for d in dtypes]
+    return max(p[0] for p in pairs), max(p[1] for p in pairs)
+
+
+class _RandomState:
+    """Every global random state a student's function or a check could touch: Python's,
+    NumPy's, torch's CPU generator and every CUDA device's. Restored on exit."""
+
+    def __enter__(self) -> _RandomState:
+        self.python = random.getstate()
+        self.numpy = np.random.get_state()  # noqa: NPY002 (the legacy global state is what we guard)
+        self.torch = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        random.setstate(self.python)
+        np.random.set_state(self.numpy)  # noqa: NPY002
+        torch.set_rng_state(self.torch)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state_all(self.cuda)
+
+
+class CallTimeout(Exception):
+    """Raised inside a student's function that ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CallTimeout` in the block after ``seconds`` of wall time.
+
+    Uses ``SIGALRM``, so it works in the main thread on POSIX (a Jupyter kernel, pytest,
+    nbgrader's autograder); elsewhere (Windows, a worker thread) the block runs unlimited.
+    A Python loop is interrupted at its next bytecode; one long C call (a huge matrix
+    product) finishes first.
+    """
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise CallTimeout()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class ExerciseError(AssertionError):
@@ -87,6 +159,13 @@ def with_accelerator_copies(
     return cases
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether two draws are identical (tensors: same shape and values)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and bool(torch.equal(a.detach().cpu(), b.detach().cpu()))
+    return a == b
+
+
 def _clone(value: Any) -> Any:
     return value.clone() if isinstance(value, torch.Tensor) else value
 
@@ -118,6 +197,9 @@ class Exercise:
         return f"Exercise {self.number} ({self.name})"
 
     def __enter__(self) -> Exercise:
+        # A check never changes the global random state: it is saved here and restored on
+        # exit, whatever the student's function or the check drew in between.
+        self._random_state = _RandomState().__enter__()
         return self
 
     def __exit__(
@@ -127,6 +209,7 @@ class Exercise:
         tb: TracebackType | None,
     ) -> bool:
         __tracebackhide__ = True
+        self._random_state.__exit__(exc_type, exc, tb)
         if exc_type is None:
             print(f"✔ {self.title}: correct — all {self.n_checks} checks passed.")
             return False
@@ -153,12 +236,14 @@ class Exercise:
 
     # --- calling -------------------------------------------------------------------
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call the student's ``fn`` on copies of ``args``; detect stubs and crashes.
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = CALL_TIMEOUT,
+             **kwargs: Any) -> Any:
+        """Call the student's ``fn`` on copies of ``args``; detect stubs, crashes and hangs.
 
         Raises :class:`NotAttempted` for a stub (``NotImplementedError``, ``...``,
         ``None``) and :class:`ExerciseError` (chained to the original error, so the
-        student sees the line of *their* code that failed) when ``fn`` raises.
+        student sees the line of *their* code that failed) when ``fn`` raises, or when it
+        runs longer than ``timeout`` seconds (:data:`CALL_TIMEOUT`; ``None``: no limit).
         """
         __tracebackhide__ = True
         if not callable(fn):
@@ -167,9 +252,16 @@ class Exercise:
                 f"check_...({self.name}), not check_...({self.name}(...))."
             )
         try:
-            out = fn(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
+            with time_limit(timeout):
+                out = fn(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
         except NotImplementedError:
             raise NotAttempted() from None
+        except CallTimeout:
+            raise ExerciseError(
+                f"{self.title}: your function did not return within {timeout:g} s, so the "
+                "check stopped it. Look for a loop that never ends (a `while` whose condition "
+                "never changes) or one that runs far more often than needed."
+            ) from None
         except Exception as err:
             call = ", ".join([_describe(a) for a in args] + [f"{k}={_describe(v)}" for k, v in kwargs.items()])
             raise ExerciseError(
@@ -194,16 +286,23 @@ class Exercise:
         mistakes: Sequence[Mistake] = (),
         sizes: Mapping[str, int] | None = None,
         nonfinite_hint: str = "Look for a log of 0, an exp that overflows, or a division by 0.",
-        atol: float = 1e-4,
-        rtol: float = 1e-4,
+        atol: float | None = None,
+        rtol: float | None = None,
         check_dtype: bool = True,
+        where: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         """Check that ``got`` equals ``expected``; otherwise fail with the best diagnosis.
 
-        Order: type, shape (:func:`_diagnose.shape_message`), device, dtype, then the
-        per-exercise ``mistakes`` (each evaluated on ``args``), NaN/inf (with
-        ``nonfinite_hint``), and finally the generic value diagnosers (sign, factor ½ or
-        2, sum vs mean over a named size in ``sizes``, an additive constant).
+        Order: type, shape (:func:`_diagnose.shape_message`), device, dtype, NaN/inf (with
+        ``nonfinite_hint``; a NaN is reported as a NaN, never matched to a named mistake),
+        then the per-exercise ``mistakes`` (each evaluated on ``args``), and finally the
+        generic value diagnosers (sign, factor ½ or 2, sum vs mean over a named size in
+        ``sizes``, an additive constant) and, failing those, what differs: how many values,
+        and which named input property in ``where`` (tensors broadcastable to the answer's
+        shape, e.g. ``{"|logit|": logits.abs()}``) the error follows.
+
+        ``atol``/``rtol`` default to :func:`tolerance_for` the answer's and the reference's
+        dtypes, so a float32 answer is never held to float64's precision.
         """
         __tracebackhide__ = True
         self.n_checks += 1
@@ -226,16 +325,141 @@ class Exercise:
                 f"{got.dtype}.",
                 case,
             )
+        default_rtol, default_atol = tolerance_for(got.dtype, expected.dtype)
+        rtol = default_rtol if rtol is None else rtol
+        atol = default_atol if atol is None else atol
         got_c, exp_c = got.detach().to(expected.dtype), expected.detach()
         if torch.allclose(got_c, exp_c, atol=atol, rtol=rtol, equal_nan=True):
             return
+        nonfinite = _diagnose.nonfinite_message(got_c, exp_c)
+        if nonfinite is not None and bool((got_c.isnan() & ~exp_c.isnan()).any()):
+            self.fail(f"{nonfinite} {nonfinite_hint}", case)  # a NaN is named as a NaN
         for mistake in mistakes:
-            wrong = torch.as_tensor(mistake.answer(*args)).to(exp_c)
+            with _RandomState():
+                wrong = torch.as_tensor(mistake.answer(*args)).to(exp_c)
             if wrong.shape == got_c.shape and torch.allclose(
-                got_c, wrong, atol=atol, rtol=rtol, equal_nan=True
+                got_c, wrong, atol=atol, rtol=rtol, equal_nan=False
             ):
                 self.fail(mistake.message, case)
-        nonfinite = _diagnose.nonfinite_message(got_c, exp_c)
-        if nonfinite is not None:
+        if nonfinite is not None:  # ±inf that no named mistake explains
             self.fail(f"{nonfinite} {nonfinite_hint}", case)
-        self.fail(_diagnose.value_message(got_c, exp_c, sizes), case)
+        self.fail(_diagnose.value_message(got_c, exp_c, sizes, where=where, rtol=rtol,
+                                          atol=atol), case)
+
+    # --- properties ----------------------------------------------------------------
+
+    def require_generator_use(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        *,
+        draws: Callable[[Any], torch.Tensor] = lambda out: out,
+        seeds: tuple[int, int] = (20_231, 77_017),
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Check that ``fn(*args, generator=g, **kwargs)`` draws from ``g`` and from ``g`` only.
+
+        Calls it with a generator seeded ``seeds[0]`` twice, with the global random state
+        moved in between (the same generator must give the same draws: otherwise the
+        function draws from the global state or reseeds it), and once with ``seeds[1]``
+        (another generator must give other draws: otherwise it ignores ``generator``, e.g.
+        a fixed seed inside or a private ``torch.Generator``). ``draws(out)`` picks the
+        random part of the output. Returns the first draws.
+        """
+        __tracebackhide__ = True
+        first = draws(self.call(fn, *args, generator=torch.Generator().manual_seed(seeds[0]),
+                                **kwargs))
+        torch.manual_seed(seeds[1] + 1)  # move the global state (restored on exit)
+        torch.rand(7)
+        again = draws(self.call(fn, *args, generator=torch.Generator().manual_seed(seeds[0]),
+                                **kwargs))
+        other = draws(self.call(fn, *args, generator=torch.Generator().manual_seed(seeds[1]),
+                                **kwargs))
+        self.require(
+            _same(first, again),
+            "the same seeded generator gave different draws: your function draws from the "
+            "global random state (a torch.rand/randn/randint/multinomial call without "
+            "generator=generator) or changes it (torch.manual_seed inside). Pass the "
+            "`generator` argument to every random call.",
+        )
+        self.require(
+            not _same(first, other),
+            "two different generators gave the same draws: your function ignores its "
+            "`generator` argument (a fixed seed inside, or a torch.Generator of its own). "
+            "Draw with generator=generator.",
+        )
+        return first
+
+    def require_counts(self, counts: torch.Tensor, probs: torch.Tensor, what: str,
+                       alpha: float = 1e-7, case: str = "") -> None:
+        """Two-sided χ² test of observed category ``counts`` against ``probs``.
+
+        Fails when the counts are too uneven (upper tail) **or** too regular (lower tail:
+        a deterministic, perfectly balanced assignment is not random), each at level
+        ``alpha``, so a correct sampler fails with probability ``2 alpha`` (2e-7 by
+        default: below 1e-6 even with a few such tests in one check).
+        """
+        __tracebackhide__ = True
+        from scipy.stats import chi2
+
+        counts = counts.detach().double().cpu()
+        probs = probs.detach().double().cpu()
+        n = float(counts.sum())
+        expected = n * probs
+        keep = expected > 0
+        stat = float((((counts - expected) ** 2)[keep] / expected[keep]).sum())
+        dof = int(keep.sum()) - 1
+        upper, lower = float(chi2.sf(stat, dof)), float(chi2.cdf(stat, dof))
+        more = " …" if len(counts) > 8 else ""
+        shares = ", ".join(f"{float(c) / n:.3f}" for c in counts[:8]) + more
+        target = ", ".join(f"{float(q):.3f}" for q in probs[:8]) + more
+        self.require(
+            upper > alpha,
+            f"{what} are too uneven to be random draws with the given probabilities: shares "
+            f"{shares} against {target} (chi-square = {stat:.1f} with {dof} degrees of "
+            f"freedom, p = {upper:.1e}).",
+            case,
+        )
+        self.require(
+            lower > alpha,
+            f"{what} are too regular to be random: shares {shares} match {target} more "
+            f"closely than random draws ever do (chi-square = {stat:.3g}, P(this small) = "
+            f"{lower:.1e}). Draw each one at random (e.g. torch.multinomial with the "
+            "generator) instead of assigning them in fixed proportions.",
+            case,
+        )
+
+    def require_gradients(self, loss: Any, inputs: Mapping[str, torch.Tensor],
+                          expected: Mapping[str, torch.Tensor] | None = None,
+                          case: str = "") -> None:
+        """Check that ``loss`` is a tensor that carries gradients to each named input
+        (``requires_grad`` inputs), and, with ``expected``, that they are the right ones."""
+        __tracebackhide__ = True
+        self.require(
+            isinstance(loss, torch.Tensor),
+            f"your loss is a {type(loss).__name__}, not a tensor: a loss must stay a torch "
+            "tensor so that backward() can reach the parameters (no .item(), float() or "
+            ".numpy()).",
+            case,
+        )
+        self.require(
+            loss.requires_grad and loss.grad_fn is not None,
+            "your loss carries no gradient: it was detached from the graph (.detach(), "
+            ".item(), .numpy(), torch.tensor(...) of a result, or a `with torch.no_grad()`), "
+            "so training could not change the parameters.",
+            case,
+        )
+        names = list(inputs)
+        grads = torch.autograd.grad(loss.sum(), [inputs[n] for n in names], allow_unused=True)
+        for name, grad in zip(names, grads, strict=True):
+            self.require(grad is not None,
+                         f"your loss does not depend on {name}: no gradient reaches it.", case)
+            if expected is not None and name in expected:
+                ref = expected[name]
+                rtol, atol = tolerance_for(grad.dtype, ref.dtype)
+                self.require(
+                    torch.allclose(grad.to(ref.dtype), ref, rtol=10 * rtol, atol=10 * atol),
+                    f"the gradient of your loss with respect to {name} is wrong although its "
+                    "value is right: a term is computed outside autograd, or detached part-way.",
+                    case,
+                )

@@ -106,18 +106,83 @@ def offset_message(got: torch.Tensor, expected: torch.Tensor) -> str | None:
     )
 
 
-def value_message(got: torch.Tensor, expected: torch.Tensor, sizes: Sizes) -> str:
-    """The best generic explanation of a value mismatch between same-shape tensors."""
+def _follows(err: torch.Tensor, wrong: torch.Tensor, name: str, feature: torch.Tensor) -> str | None:
+    """How the error follows one named input property, or ``None`` if it does not."""
+    f = feature.detach().double().cpu().expand_as(err).reshape(-1)
+    e, w = err.reshape(-1), wrong.reshape(-1)
+    if bool(w.any()) and not bool(w.all()):
+        lo_w, hi_w = float(f[w].min()), float(f[w].max())
+        lo_r, hi_r = float(f[~w].min()), float(f[~w].max())
+        if lo_w > hi_r:
+            return (f"the wrong values are exactly those where {name} is large (≥ {lo_w:.4g}); "
+                    f"where it is at most {hi_r:.4g} your values are right")
+        if hi_w < lo_r:
+            return (f"the wrong values are exactly those where {name} is small (≤ {hi_w:.4g}); "
+                    f"where it is at least {lo_r:.4g} your values are right")
+        return None
+    if f.numel() < 4 or float(f.std()) == 0.0:
+        return None
+    rank_f = f.argsort().argsort().double()
+    rank_e = e.argsort().argsort().double()
+    rho = float(torch.corrcoef(torch.stack([rank_f, rank_e]))[0, 1])
+    if rho > 0.9:
+        return f"the error grows with {name} (largest where {name} = {float(f[e.argmax()]):.4g})"
+    if rho < -0.9:
+        return f"the error shrinks as {name} grows (largest where {name} = {float(f[e.argmax()]):.4g})"
+    return None
+
+
+def _confined(wrong: torch.Tensor) -> str | None:
+    """Whether the wrong entries all share one index along one dimension."""
+    if wrong.ndim < 1 or bool(wrong.all()) or not bool(wrong.any()):
+        return None
+    if wrong.ndim == 1:
+        idx = [int(i) for i in wrong.nonzero()[:, 0]]
+        if len(idx) > 3:
+            return None
+        names = {0: " (the first)", wrong.numel() - 1: " (the last)"}
+        return ("only the value(s) at index "
+                + ", ".join(f"{i}{names.get(i, '')}" for i in idx) + " are wrong")
+    for dim in range(wrong.ndim):
+        other = tuple(d for d in range(wrong.ndim) if d != dim)
+        hit = wrong.any(dim=other)
+        if int(hit.sum()) == 1 and wrong.shape[dim] > 1:
+            k = int(hit.nonzero()[0, 0])
+            edge = {0: " (the first)", wrong.shape[dim] - 1: " (the last)"}.get(k, "")
+            return f"only the entries with index {k}{edge} along dimension {dim} are wrong"
+    return None
+
+
+def value_message(got: torch.Tensor, expected: torch.Tensor, sizes: Sizes,
+                  where: Mapping[str, torch.Tensor] | None = None,
+                  rtol: float = 1e-4, atol: float = 1e-5) -> str:
+    """The best generic explanation of a value mismatch between same-shape tensors.
+
+    A constant ratio or offset is named first; otherwise the message says what differs:
+    how many values, whether they share one position, and which named input property in
+    ``where`` the error follows. Only when none of these holds is it generic.
+    """
     got_d, exp_d = got.detach().double().cpu(), expected.detach().double().cpu()
     for diagnose in (ratio_message(got_d, exp_d, sizes), offset_message(got_d, exp_d)):
         if diagnose is not None:
             return diagnose
-    err = (got_d - exp_d).abs().reshape(-1)
-    i = int(err.argmax())
-    return (
-        f"wrong values: the largest error is {float(err[i]):.4g} at flat index {i} "
-        f"(got {float(got_d.reshape(-1)[i]):.6g}, expected {float(exp_d.reshape(-1)[i]):.6g})."
-    )
+    err = (got_d - exp_d).abs()
+    wrong = err > atol + rtol * exp_d.abs()
+    n_wrong, n = int(wrong.sum()), wrong.numel()
+    flat = err.reshape(-1)
+    i = int(flat.argmax())
+    largest = (f"the largest error is {float(flat[i]):.4g} (got {float(got_d.reshape(-1)[i]):.6g}, "
+               f"expected {float(exp_d.reshape(-1)[i]):.6g})")
+    count = f"{n_wrong} of {n} values are wrong" if n_wrong < n else f"all {n} values are wrong"
+    details = [d for d in (*(_follows(err, wrong, k, v) for k, v in (where or {}).items()),
+                           _confined(wrong))
+               if d is not None]
+    if details:
+        return f"wrong values: {count}; {details[0]}; {largest}."
+    if n > 1 and n_wrong < n:
+        return f"wrong values: {count} (the rest are right); {largest}."
+    return (f"wrong values: {count}, with no constant factor or offset; {largest} at flat "
+            f"index {i}.")
 
 
 def nonfinite_message(got: torch.Tensor, expected: torch.Tensor) -> str | None:
