@@ -8,7 +8,9 @@ import time
 
 import pytest
 import torch
+from conftest import FakeClock
 
+from genmodels.core import train as train_module
 from genmodels.core.train import History, fit, fixed_step_minibatches, minibatches
 
 
@@ -146,36 +148,47 @@ def test_fit_respects_epoch_budget_and_records_every_step():
     assert hist.wall_time > 0
 
 
-def test_fit_respects_seconds_budget():
+def test_fit_respects_seconds_budget(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "time", clock)
     x = torch.arange(1000)
 
     def slow_step(xb):
-        time.sleep(0.01)
+        clock.advance(1 / 64)  # each step takes 1/64 s (exact in binary)
         return {"loss": xb.float().mean()}
 
-    budget = 0.3
-    t0 = time.perf_counter()
-    hist = fit(slow_step, lambda: minibatches(x, batch_size=10), seconds=budget, log_every=7)
-    elapsed = time.perf_counter() - t0
+    hist = fit(slow_step, lambda: minibatches(x, batch_size=10), seconds=20 / 64, log_every=7)
     assert hist.stopped_by == "seconds"
-    assert budget <= elapsed < budget + 0.25  # stops within about one step of the budget
-    assert 5 <= hist.n_steps < 100  # 100 steps per epoch: it stopped mid-epoch
-    assert hist.epochs == 0
+    assert hist.n_steps == 20  # the budget is checked before each step: 20 steps fill it
+    assert hist.epochs == 0  # 100 steps per epoch: it stopped mid-epoch
     assert len(hist) == hist.n_steps  # the partial buffer was flushed
+    assert hist.wall_time == 20 / 64
 
 
-def test_fit_counts_complete_epochs_under_seconds_budget():
+def test_fit_counts_complete_epochs_under_seconds_budget(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "time", clock)
     x = torch.arange(4)
     step, _ = _counting_step()
 
     def slow(xb):
-        time.sleep(0.005)
+        clock.advance(1 / 32)
         return step(xb)
 
-    hist = fit(slow, lambda: minibatches(x, batch_size=2), seconds=0.2)
+    hist = fit(slow, lambda: minibatches(x, batch_size=2), seconds=11 / 32)
     assert hist.stopped_by == "seconds"
-    assert hist.epochs >= 5
-    assert hist.n_steps in (2 * hist.epochs, 2 * hist.epochs + 1)
+    assert hist.epochs == 5 and hist.n_steps == 11  # 5 whole epochs of 2 steps, then one more
+
+
+def test_fit_with_a_real_clock_stops_after_its_budget():
+    def slow_step(xb):
+        time.sleep(0.01)
+        return {"loss": xb.float().mean()}
+
+    t0 = time.perf_counter()
+    hist = fit(slow_step, lambda: minibatches(torch.arange(1000), batch_size=10), seconds=0.05)
+    assert time.perf_counter() - t0 >= 0.05  # lower bounds only: a loaded machine is slower
+    assert hist.stopped_by == "seconds" and hist.n_steps >= 1
 
 
 def test_fit_whichever_budget_comes_first():
