@@ -184,6 +184,17 @@ _UNSTABLE = (
     "−log σ(l) = softplus(−l) and −log(1 − σ(l)) = softplus(l)."
 )
 
+_NONFINITE = (
+    "Look for a log of 0 or of a negative number (a logit is any real number, not a "
+    "probability), an exp that overflows, or a division by 0."
+)
+
+
+def _hint(logits: torch.Tensor) -> str:
+    """The hint for a NaN/inf answer: instability only where the logits are large."""
+    return _UNSTABLE if float(logits.detach().abs().max()) > 15 else _NONFINITE
+
+
 GRID = (-200.0, -100.0, -30.0, -10.0, -2.0, -0.5, 0.0, 0.5, 2.0, 10.0, 30.0, 100.0, 200.0)
 """Single logits at which a loss is evaluated one sample at a time (the stability profile)."""
 
@@ -547,7 +558,7 @@ def check_discriminator_bce(discriminator_bce: Callable[..., torch.Tensor]) -> N
                 ex, got, expected, case=label, args=(logits, is_real),
                 mistakes=_discriminator_mistakes(),
                 properties=_discriminator_properties(discriminator_bce, logits, is_real, ex),
-                sizes={"the real samples": int(is_real.sum())}, nonfinite_hint=_UNSTABLE,
+                sizes={"the real samples": int(is_real.sum())}, nonfinite_hint=_hint(logits),
                 atol=1e-5, rtol=1e-5)
             n, m = int(is_real.sum()), int((~is_real).sum())
             gradient = torch.where(is_real, -torch.sigmoid(-logits) / n, torch.sigmoid(logits) / m)
@@ -639,7 +650,7 @@ def check_generator_loss_flip_labels(generator_loss_flip_labels: Callable[..., t
             compare_or_diagnose(
                 ex, got, expected, case=label, args=(fake,), mistakes=_generator_mistakes(),
                 properties=_generator_properties(generator_loss_flip_labels, fake, ex),
-                sizes={"the fake samples": fake.shape[0]}, nonfinite_hint=_UNSTABLE,
+                sizes={"the fake samples": fake.shape[0]}, nonfinite_hint=_hint(fake),
                 atol=1e-5, rtol=1e-5)
             require_loss_gradients(ex, got, {"fake_logits": f},
                                    {"fake_logits": -torch.sigmoid(-fake) / fake.shape[0]}, label)
