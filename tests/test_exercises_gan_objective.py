@@ -93,62 +93,62 @@ def _stable_where(t):
 
 DISCRIMINATOR_WRONG = {
     "value instead of loss": (
-        lambda l, m: torch.log(sig(l[m])).mean() + torch.log1p(-sig(l[~m])).mean(), "sign error"),
+        lambda x, m: torch.log(sig(x[m])).mean() + torch.log1p(-sig(x[~m])).mean(), "sign error"),
     "labels swapped": (
-        lambda l, m: bcewl(l[m], torch.zeros_like(l[m])) + bcewl(l[~m], torch.ones_like(l[~m])),
+        lambda x, m: bcewl(x[m], torch.zeros_like(x[m])) + bcewl(x[~m], torch.ones_like(x[~m])),
         "labels are swapped"),
-    "real term only": (lambda l, m: bcewl(l[m], torch.ones_like(l[m])), "only the real-image term"),
-    "pooled mean": (lambda l, m: bcewl(l, m.to(l.dtype)), "averaged over the whole batch"),
-    "twice the pooled mean": (lambda l, m: 2 * bcewl(l, m.to(l.dtype)), "half real, half fake"),
+    "real term only": (lambda x, m: bcewl(x[m], torch.ones_like(x[m])), "only the real-image term"),
+    "pooled mean": (lambda x, m: bcewl(x, m.to(x.dtype)), "averaged over the whole batch"),
+    "twice the pooled mean": (lambda x, m: 2 * bcewl(x, m.to(x.dtype)), "half real, half fake"),
     "reals assumed first": (
-        lambda l, m: sp(-l[: int(m.sum())]).mean() + sp(l[int(m.sum()):]).mean(),
+        lambda x, m: sp(-x[: int(m.sum())]).mean() + sp(x[int(m.sum()):]).mean(),
         "first n samples"),
     "sum over samples": (
-        lambda l, m: bcewl(l[m], torch.ones_like(l[m]), reduction="sum")
-        + bcewl(l[~m], torch.zeros_like(l[~m]), reduction="sum"), "summed over the samples"),
+        lambda x, m: bcewl(x[m], torch.ones_like(x[m]), reduction="sum")
+        + bcewl(x[~m], torch.zeros_like(x[~m]), reduction="sum"), "summed over the samples"),
     "divided by the batch size": (
-        lambda l, m: (m * sp(-l)).sum() / len(l) + (~m * sp(l)).sum() / (~m).sum(),
+        lambda x, m: (m * sp(-x)).sum() / len(x) + (~m * sp(x)).sum() / (~m).sum(),
         "every real sample is repeated twice"),
     "one-sided smoothing 0.9": (
-        lambda l, m: bcewl(l[m], torch.full_like(l[m], 0.9)) + sp(l[~m]).mean(),
+        lambda x, m: bcewl(x[m], torch.full_like(x[m], 0.9)) + sp(x[~m]).mean(),
         "one-sided label smoothing"),
     "smoothing 0.8": (
-        lambda l, m: bcewl(l[m], torch.full_like(l[m], 0.8)) + sp(l[~m]).mean(),
+        lambda x, m: bcewl(x[m], torch.full_like(x[m], 0.8)) + sp(x[~m]).mean(),
         "targets must be exactly 1"),
     # numerically unstable forms, right at moderate logits
     "binary_cross_entropy on sigmoid": (
-        lambda l, m: bce(sig(l[m]), torch.ones_like(l[m])) + bce(sig(l[~m]), torch.zeros_like(l[~m])),
+        lambda x, m: bce(sig(x[m]), torch.ones_like(x[m])) + bce(sig(x[~m]), torch.zeros_like(x[~m])),
         "not computed stably"),
     "log of sigmoid": (
-        lambda l, m: -torch.log(sig(l[m])).mean() - torch.log(1 - sig(l[~m])).mean(),
+        lambda x, m: -torch.log(sig(x[m])).mean() - torch.log(1 - sig(x[~m])).mean(),
         "not computed stably"),
     "epsilon inside the log": (
-        lambda l, m: -torch.log(sig(l[m]) + 1e-7).mean() - torch.log(1 - sig(l[~m]) + 1e-7).mean(),
+        lambda x, m: -torch.log(sig(x[m]) + 1e-7).mean() - torch.log(1 - sig(x[~m]) + 1e-7).mean(),
         "not computed stably"),
     "log1p of exp": (
-        lambda l, m: torch.log1p(torch.exp(-l[m])).mean() + torch.log1p(torch.exp(l[~m])).mean(),
+        lambda x, m: torch.log1p(torch.exp(-x[m])).mean() + torch.log1p(torch.exp(x[~m])).mean(),
         "not computed stably"),
     "logits clamped to ±50": (
-        lambda l, m: sp(-l[m].clamp(-50, 50)).mean() + sp(l[~m].clamp(-50, 50)).mean(),
+        lambda x, m: sp(-x[m].clamp(-50, 50)).mean() + sp(x[~m].clamp(-50, 50)).mean(),
         "not computed stably"),
     "torch.where softplus (NaN gradient)": (
-        lambda l, m: _stable_where(-l[m]).mean() + _stable_where(l[~m]).mean(),
+        lambda x, m: _stable_where(-x[m]).mean() + _stable_where(x[~m]).mean(),
         "gradient with respect to logits is NaN"),
     # losses that cannot be trained
-    "a Python float": (lambda l, m: _d_reference(l, m).item(), "not a tensor"),
-    "detached": (lambda l, m: _d_reference(l, m).detach(), "carries no gradient"),
+    "a Python float": (lambda x, m: _d_reference(x, m).item(), "not a tensor"),
+    "detached": (lambda x, m: _d_reference(x, m).detach(), "carries no gradient"),
     "torch.tensor of the value": (
-        lambda l, m: torch.tensor(float(_d_reference(l, m).detach()), requires_grad=True),
+        lambda x, m: torch.tensor(float(_d_reference(x, m).detach()), requires_grad=True),
         "carries no gradient"),
     "fake part detached": (
-        lambda l, m: sp(-l[m]).mean() + sp(l[~m].detach()).mean(),
+        lambda x, m: sp(-x[m]).mean() + sp(x[~m].detach()).mean(),
         "sends no gradient to the logits of the fake samples"),
     # types and shapes
     "per-sample losses": (
-        lambda l, m: torch.where(m, sp(-l), sp(l)), "return a single number"),
-    "float64 result": (lambda l, m: _d_reference(l, m).double(), "wrong dtype"),
+        lambda x, m: torch.where(m, sp(-x), sp(x)), "return a single number"),
+    "float64 result": (lambda x, m: _d_reference(x, m).double(), "wrong dtype"),
     "NaN for a real logit of 0": (
-        lambda l, m: _d_reference(l, m) + (l[m] == 0).any() * float("nan"), "NaN"),
+        lambda x, m: _d_reference(x, m) + (x[m] == 0).any() * float("nan"), "NaN"),
 }
 
 
@@ -204,7 +204,7 @@ GENERATOR_WRONG = {
     "torch.where softplus (NaN gradient)": (
         lambda f: _stable_where(-f).mean(), "gradient with respect to fake_logits is NaN"),
     "detached": (lambda f: F.softplus(-f).mean().detach(), "carries no gradient"),
-    "a Python float": (lambda f: float(F.softplus(-f).mean()), "not a tensor"),
+    "a Python float": (lambda f: F.softplus(-f).mean().item(), "not a tensor"),
     "mean of the first half twice": (
         lambda f: F.softplus(-f).mean() * (1 + 0 * f.numel()) if f.numel() < 2
         else F.softplus(-f[: f.numel() // 2 + 1]).mean(), "repeated twice"),
