@@ -114,7 +114,7 @@ DISCRIMINATOR_WRONG = {
         "one-sided label smoothing"),
     "smoothing 0.8": (
         lambda x, m: bcewl(x[m], torch.full_like(x[m], 0.8)) + sp(x[~m]).mean(),
-        "targets must be exactly 1"),
+        "Check the targets"),
     # numerically unstable forms, right at moderate logits
     "binary_cross_entropy on sigmoid": (
         lambda x, m: bce(sig(x[m]), torch.ones_like(x[m])) + bce(sig(x[~m]), torch.zeros_like(x[~m])),
@@ -196,7 +196,7 @@ GENERATOR_WRONG = {
     "target 0": (lambda f: bcewl(f, torch.zeros_like(f)), "labels are not flipped"),
     "sum": (lambda f: bcewl(f, torch.ones_like(f), reduction="sum"), "summed over the batch"),
     "smoothed target 0.9": (lambda f: bcewl(f, torch.full_like(f, 0.9)), "smoothed target"),
-    "smoothed target 0.8": (lambda f: bcewl(f, torch.full_like(f, 0.8)), "the targets must be exactly 1"),
+    "smoothed target 0.8": (lambda f: bcewl(f, torch.full_like(f, 0.8)), "Check the target"),
     "logits as probabilities": (lambda f: -torch.log(f).mean(), "NaN"),
     "log of sigmoid": (lambda f: -torch.log(sig(f)).mean(), "not computed stably"),
     "binary_cross_entropy on sigmoid": (lambda f: bce(sig(f), torch.ones_like(f)), "not computed stably"),

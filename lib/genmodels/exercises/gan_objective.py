@@ -280,18 +280,17 @@ def _direction(fn: Callable[..., object], args: tuple[torch.Tensor, ...], index:
 
 
 def _confident(fn: Callable[..., object], args: tuple[torch.Tensor, ...], ex: Exercise) -> str | None:
-    """Message if a discriminator that is right and sure everywhere (|logit| = 20) has a
-    loss far from 0 (it is at most 2e-9 per term)."""
+    """Message if the generator's loss is far from 0 where every fake fools the
+    discriminator completely (logit +20: the loss is at most 2e-9)."""
     got = ex.call(fn, *args)
     try:
         v = float(got)
     except (TypeError, ValueError, RuntimeError):
         return None
     if math.isfinite(v) and abs(v) > 1e-4:
-        return (f"where the discriminator is right and sure everywhere (real logits +20, fake "
-                f"logits −20: D ≈ 1 on real, ≈ 0 on fake) the cross-entropy with targets 1 and 0 "
-                f"is ≈ 0 (below 1e-8), but yours is {v:.5g}: the targets must be exactly 1 for "
-                "real and 0 for fake.")
+        return (f"where every fake fools the discriminator completely (fake logits +20, D ≈ 1) "
+                f"the cross-entropy with target 1 is ≈ 0 (below 1e-8), but yours is {v:.5g}. "
+                "Check the target and any term that does not vanish there.")
     return None
 
 
@@ -499,8 +498,8 @@ def _discriminator_properties(fn: Callable[..., object], logits: torch.Tensor,
         if v is not None and abs(v) > 1e-4:
             return (f"where the discriminator is right and sure everywhere (real logits +20, fake "
                     f"logits −20: D ≈ 1 on real, ≈ 0 on fake) the cross-entropy with targets 1 "
-                    f"and 0 is ≈ 0 (below 1e-8), but yours is {v:.5g}: the targets must be "
-                    "exactly 1 for real and 0 for fake.")
+                    f"and 0 is ≈ 0 (below 1e-8), but yours is {v:.5g}. Check the targets and "
+                    "any term that does not vanish there.")
         return None
 
     def undecided() -> str | None:

@@ -124,10 +124,21 @@ def _accuracy_properties(fn: Callable[..., object], real: torch.Tensor, fake: to
         return torch.tensor(values, dtype=real.dtype, device=real.device)
 
     def fraction() -> str | None:
-        got = _entries(ex.call(fn, real, fake))
-        if got is not None and not all(0.0 <= v <= 1.0 for v in got):
-            return (f"your accuracies {got[0]:.4g}, {got[1]:.4g} are not fractions in [0, 1]: "
-                    "each is the share of its batch classified correctly.")
+        for args in ((real, fake), (t(3.0, 1.0, 2.0), t(-2.0, -1.5))):
+            got = _entries(ex.call(fn, *args))
+            if got is not None and not all(0.0 <= v <= 1.0 for v in got):
+                return (f"your accuracies {got[0]:.4g}, {got[1]:.4g} are not fractions in [0, 1]: "
+                        "each is the share of its batch classified correctly.")
+        return None
+
+    def extremes() -> str | None:
+        for args, want, what in (((t(3.0, 1.0, 2.0), t(-2.0, -1.5)), (1.0, 1.0), "right"),
+                                 ((t(-3.0, -1.0), t(2.0, 1.5, 4.0)), (0.0, 0.0), "wrong")):
+            got = _entries(ex.call(fn, *args))
+            if got is not None and any(abs(g - w) > 1e-6 for g, w in zip(got, want, strict=True)):
+                return (f"when every sample is classified {what} (no logit is 0) the accuracies "
+                        f"are [{want[0]:g}, {want[1]:g}], but yours are [{got[0]:.4g}, "
+                        f"{got[1]:.4g}].")
         return None
 
     def ties(side: int) -> str | None:
@@ -155,13 +166,13 @@ def _accuracy_properties(fn: Callable[..., object], real: torch.Tensor, fake: to
     def threshold() -> str | None:
         got = _entries(ex.call(fn, t(0.25, 0.25), t(-0.25)))
         if got is not None and (abs(got[0] - 1) > 1e-6 or abs(got[1] - 1) > 1e-6):
-            return ("a real logit of 0.25 and a fake logit of −0.25 (D = σ(±0.25) = 0.56 and "
-                    "0.44) are both classified correctly, accuracies [1, 1], but yours gives "
+            return ("two real logits of 0.25 and a fake logit of −0.25 (D = σ(±0.25) = 0.56 and "
+                    "0.44) are all classified correctly, accuracies [1, 1], but yours gives "
                     f"[{got[0]:.4g}, {got[1]:.4g}]: the inputs are logits, and D > ½ means a "
                     "logit > 0.")
         return None
 
-    return [fraction, lambda: ties(0), lambda: ties(1), lambda: separate(0),
+    return [fraction, extremes, lambda: ties(0), lambda: ties(1), lambda: separate(0),
             lambda: separate(1), threshold]
 
 
@@ -445,6 +456,8 @@ _CONV_CASES = [  # (size, kernel, stride, padding, output_padding)
     (8, 5, 2, 2, 1),
     (2, 3, 1, 0, 0),
     (3, 3, 3, 1, 2),
+    (3, 2, 3, 0, 0),
+    (4, 1, 2, 0, 1),
 ]
 
 _CONV_MISTAKES = [
@@ -504,9 +517,14 @@ def _conv_diagnosis(answers: list[tuple[str, int, int]]) -> str:
         (delta,) = offsets
         return (f"every size is off by {delta:+d} pixel{'s' if abs(delta) != 1 else ''} ({first}): "
                 "a constant term of the rule is wrong.")
+    ratios = {g / e for _, g, e in answers}
+    if len(ratios) == 1:
+        (ratio,) = ratios
+        return (f"every size is {ratio:g} times the right one ({first}): a factor of the rule "
+                "is wrong.")
     for description, holds in _CONV_PROPERTIES:
         marks = [holds(*args) for args in _CONV_CASES]
-        if marks == wrong:
+        if marks == wrong and not all(marks):
             return (f"your sizes are wrong exactly in the cases where {description} and right in "
                     f"all the others ({first}): look at how that argument enters your rule.")
     n_wrong = sum(wrong)
@@ -520,7 +538,7 @@ def check_conv_transpose_output_size(conv_transpose_output_size: Callable[..., i
     output_padding=0) -> int``.
 
     Reference: the side of the output of ``nn.ConvTranspose2d`` itself
-    (Book: eq-conv-transpose-size), on 12 settings including the boundaries (size 1,
+    (Book: eq-conv-transpose-size), on 14 settings including the boundaries (size 1,
     kernel 1, stride 1, padding 0, kernel smaller than the stride, output padding up to
     stride − 1). Deterministic: no false failures.
     """
