@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from exercise_mutants import is_specific, output_mutants, rejection, rejections
+from scipy.spatial.distance import jensenshannon
 
 from genmodels import gan
 from genmodels.exercises import gan_objective
@@ -264,6 +265,8 @@ def _categorical_kl(p, q):
 
 JSD_RIGHT = {
     "NumPy with masks": _numpy_jsd,
+    "scipy's jensenshannon squared, axis=-1": lambda p, q: torch.as_tensor(
+        jensenshannon(p.cpu().numpy(), q.cpu().numpy(), axis=-1) ** 2, dtype=p.dtype, device=p.device),
     "entropy form": _entropy_form,
     "torch.distributions.kl_divergence": _categorical_kl,
 }
@@ -289,6 +292,9 @@ JSD_WRONG = {
         lambda p, q: _entropy_form(p.reshape(-1, p.shape[-1]), q.reshape(-1, q.shape[-1])).reshape(p.shape[:-1])
         if p.ndim < 3 else _entropy_form(p, q).sum(0), "wrong shape"),
     "float64 result": (lambda p, q: _entropy_form(p.double(), q.double()), "wrong dtype"),
+    "scipy's jensenshannon along axis 0": (
+        lambda p, q: torch.as_tensor(jensenshannon(p.cpu().numpy(), q.cpu().numpy()) ** 2,
+                                     dtype=p.dtype, device=p.device), "you reduced over dimension 0"),
 }
 
 
@@ -304,8 +310,6 @@ def test_jsd_wrong_answers(wrong, fragment):
 
 def test_references_are_the_library():
     # The checks compare with genmodels.gan; make sure those agree with scipy here too.
-    from scipy.spatial.distance import jensenshannon
-
     p = torch.tensor([0.1, 0.2, 0.7], dtype=torch.float64)
     q = torch.tensor([0.3, 0.3, 0.4], dtype=torch.float64)
     assert gan.jensen_shannon(p, q).item() == pytest.approx(

@@ -788,6 +788,13 @@ def check_jensen_shannon_divergence(jensen_shannon_divergence: Callable[..., tor
         for label, p, q in with_accelerator_copies(_jsd_cases(generator)):
             expected = gan.jensen_shannon(p, q)
             got = ex.call(jensen_shannon_divergence, p, q)
+            if isinstance(got, torch.Tensor) and p.ndim > 1 and got.shape != expected.shape:
+                for dim in range(p.ndim - 1):
+                    if tuple(got.shape) == tuple(p.shape[:dim] + p.shape[dim + 1:]):
+                        ex.fail(f"wrong shape: expected {list(expected.shape)}, got "
+                                f"{list(got.shape)} — you reduced over dimension {dim}, but the "
+                                f"outcomes are along the last dimension (dim=-1); the leading "
+                                "dimensions index the pairs of distributions.", label)
             compare_or_diagnose(
                 ex,
                 got,
