@@ -209,7 +209,7 @@ def _profile(
     """Evaluate ``fn(*arguments(x))`` for one logit ``x`` at a time, from −200 to 200
     (float32), against ``reference(*arguments(x))``, and locate errors.
 
-    A loss right for moderate logits (|l| ≤ 10) but wrong or not finite for large ones
+    A loss right for moderate logits (|l| ≤ 2) but wrong or not finite for large ones
     is computed in an unstable way; otherwise the error is located by |logit|.
     """
     __tracebackhide__ = True
@@ -240,7 +240,7 @@ def _profile(
             case,
         )
     ex.compare(got, expected, case=case, where={"|logit|": grid.abs(), "the loss": expected},
-               atol=atol, rtol=rtol, nonfinite_hint=_UNSTABLE)
+               atol=atol, rtol=rtol, nonfinite_hint=_NONFINITE)
 
 
 def _duplication(fn: Callable[..., object], args: tuple[torch.Tensor, ...], index: int,
