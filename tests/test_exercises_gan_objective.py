@@ -107,6 +107,8 @@ DISCRIMINATOR_WRONG = {
     "sum over samples": (
         lambda x, m: bcewl(x[m], torch.ones_like(x[m]), reduction="sum")
         + bcewl(x[~m], torch.zeros_like(x[~m]), reduction="sum"), "summed over the samples"),
+    "mask turned into indices": (
+        lambda x, m: sp(-x[m.long()]).mean() + sp(x[(~m).long()]).mean(), "batch is reversed"),
     "divided by the batch size": (
         lambda x, m: (m * sp(-x)).sum() / len(x) + (~m * sp(x)).sum() / (~m).sum(),
         "every real sample is repeated twice"),
@@ -292,6 +294,9 @@ JSD_WRONG = {
         lambda p, q: _entropy_form(p.reshape(-1, p.shape[-1]), q.reshape(-1, q.shape[-1])).reshape(p.shape[:-1])
         if p.ndim < 3 else _entropy_form(p, q).sum(0), "wrong shape"),
     "float64 result": (lambda p, q: _entropy_form(p.double(), q.double()), "wrong dtype"),
+    "F.kl_div with batchmean": (
+        lambda p, q: 0.5 * F.kl_div((0.5 * (p + q)).log(), p, reduction="batchmean")
+        + 0.5 * F.kl_div((0.5 * (p + q)).log(), q, reduction="batchmean"), "times too small"),
     "scipy's jensenshannon along axis 0": (
         lambda p, q: torch.as_tensor(jensenshannon(p.cpu().numpy(), q.cpu().numpy()) ** 2,
                                      dtype=p.dtype, device=p.device), "you reduced over dimension 0"),

@@ -205,6 +205,9 @@ FRECHET_WRONG = {
         lambda ma, ca, mb, cb: (ma - mb).square().sum()
         + torch.trace(ca + cb - 2 * torch.linalg.cholesky(ca) @ torch.linalg.cholesky(cb).T),
         "right for commuting"),
+    "complex eigenvalues kept": (
+        lambda ma, ca, mb, cb: (ma - mb).square().sum() + ca.trace() + cb.trace()
+        - 2 * torch.linalg.eigvals(ca @ cb).sqrt().sum(), "your result is complex"),
     "a vector of terms": (
         lambda ma, ca, mb, cb: torch.stack([(ma - mb).square().sum(), _eigh_frechet(ma, ca, mb, cb)]),
         "wrong shape"),

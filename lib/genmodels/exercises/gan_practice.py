@@ -428,6 +428,11 @@ def check_frechet_distance_gaussians(frechet_distance_gaussians: Callable[..., t
             args = tuple(args)
             expected = _frechet(*args)
             got = ex.call(frechet_distance_gaussians, *args)
+            if isinstance(got, torch.Tensor) and got.is_complex():
+                ex.fail(f"your result is complex ({got.dtype}): the squared Fréchet distance is "
+                        "real. torch.linalg.eig/eigvals return complex numbers even when the "
+                        "eigenvalues are real (those of Σ_a Σ_b are real and ≥ 0): take their "
+                        "real part, or use eigh/eigvalsh on a symmetric matrix.", label)
             atol, rtol = _frechet_tolerance(args)
             compare_or_diagnose(
                 ex, got, expected, case=label, args=args, mistakes=_frechet_mistakes(),
