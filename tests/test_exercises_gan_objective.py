@@ -229,10 +229,13 @@ def test_generator_loss_wrong_answers(wrong, fragment):
 J_TITLE = "Exercise 7.3 (jensen_shannon_divergence)"
 
 
-def _numpy_jsd(p, q, *, half=True, mix=0.5, base=math.e, nan_at_zero=False):
-    """An independent NumPy implementation, with switches for the typical mistakes."""
+def _numpy_jsd(p, q, w=0.5, *, weights=None, mix=None, base=math.e, nan_at_zero=False):
+    """An independent NumPy implementation, with switches for the typical mistakes:
+    ``weights`` of the two divergences (default (w, 1 − w)), ``mix`` the weights of the
+    mixture (default (w, 1 − w))."""
     pn, qn = p.detach().cpu().numpy(), q.detach().cpu().numpy()
-    m = mix * (pn + qn)
+    a, b = mix or (w, 1 - w)
+    m = a * pn + b * qn
     with np.errstate(divide="ignore", invalid="ignore"):
         if nan_at_zero:
             kp = (pn * np.log(pn / m)).sum(-1)
@@ -240,66 +243,91 @@ def _numpy_jsd(p, q, *, half=True, mix=0.5, base=math.e, nan_at_zero=False):
         else:
             kp = np.where(pn > 0, pn * np.log(np.where(pn > 0, pn, 1) / m), 0).sum(-1)
             kq = np.where(qn > 0, qn * np.log(np.where(qn > 0, qn, 1) / m), 0).sum(-1)
-    out = (0.5 if half else 1.0) * (kp + kq) / math.log(base)
+    c, d = weights or (w, 1 - w)
+    out = (c * kp + d * kq) / math.log(base)
     return torch.as_tensor(out, dtype=p.dtype, device=p.device)
 
 
-def _numpy_kl(p, q):
+def _numpy_kl(p, q, w=0.5):
     pn, qn = p.cpu().numpy(), q.cpu().numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(pn > 0, pn * np.log(np.where(pn > 0, pn, 1) / qn), 0).sum(-1)
     return torch.as_tensor(out, dtype=p.dtype, device=p.device)
 
 
-def _entropy_form(p, q):
-    """JSD = H(m) − ½ H(p) − ½ H(q)."""
+def _entropy_form(p, q, weight=0.5):
+    """JSD_w = H(m) − w H(p) − (1 − w) H(q)."""
     def entropy(x):
         return -torch.xlogy(x, x).sum(-1)
-    return entropy(0.5 * (p + q)) - 0.5 * entropy(p) - 0.5 * entropy(q)
+    return entropy(weight * p + (1 - weight) * q) - weight * entropy(p) - (1 - weight) * entropy(q)
 
 
-def _categorical_kl(p, q):
+def _categorical_kl(p, q, weight=0.5):
     from torch.distributions import Categorical, kl_divergence
 
-    m = Categorical(probs=0.5 * (p + q))
-    return 0.5 * kl_divergence(Categorical(probs=p), m) + 0.5 * kl_divergence(Categorical(probs=q), m)
+    m = Categorical(probs=weight * p + (1 - weight) * q)
+    return (weight * kl_divergence(Categorical(probs=p), m)
+            + (1 - weight) * kl_divergence(Categorical(probs=q), m))
+
+
+def _loop_jsd(p, q, weight=0.5):
+    """Over the outcomes one at a time, skipping zeros."""
+    total = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
+    for k in range(p.shape[-1]):
+        pk, qk = p[..., k], q[..., k]
+        mk = weight * pk + (1 - weight) * qk
+        safe = torch.where(mk > 0, mk, torch.ones_like(mk))
+        total = total + weight * torch.where(pk > 0, pk * torch.log(pk / safe), 0.0)
+        total = total + (1 - weight) * torch.where(qk > 0, qk * torch.log(qk / safe), 0.0)
+    return total
 
 
 JSD_RIGHT = {
     "NumPy with masks": _numpy_jsd,
-    "scipy's jensenshannon squared, axis=-1": lambda p, q: torch.as_tensor(
-        jensenshannon(p.cpu().numpy(), q.cpu().numpy(), axis=-1) ** 2, dtype=p.dtype, device=p.device),
     "entropy form": _entropy_form,
     "torch.distributions.kl_divergence": _categorical_kl,
+    "a loop over the outcomes": _loop_jsd,
 }
 
 JSD_WRONG = {
     "KL(p||q)": (_numpy_kl, "that is KL(p ‖ q)"),
-    "no halves": (lambda p, q: _numpy_jsd(p, q, half=False), "factors ½ are missing"),
-    "m = p + q": (lambda p, q: _numpy_jsd(p, q, mix=1.0), "you used p + q"),
-    "bits": (lambda p, q: _numpy_jsd(p, q, base=2), "bits"),
-    "scipy distance": (lambda p, q: _numpy_jsd(p, q).sqrt(), "Jensen–Shannon *distance*"),
-    "0 log 0 = NaN": (lambda p, q: _numpy_jsd(p, q, nan_at_zero=True), "torch.xlogy"),
-    "reduced over the batch too": (lambda p, q: _numpy_jsd(p, q).sum(), "wrong shape"),
+    "no weights": (lambda p, q, w: _numpy_jsd(p, q, w, weights=(1, 1)), "weights π and 1 − π of the two"),
+    "m = p + q": (lambda p, q, w: _numpy_jsd(p, q, w, mix=(1, 1)), "you used p + q"),
+    "bits": (lambda p, q, w: _numpy_jsd(p, q, w, base=2), "bits"),
+    "scipy distance": (lambda p, q, w: _numpy_jsd(p, q, w).sqrt(), "Jensen–Shannon *distance*"),
+    "0 log 0 = NaN": (lambda p, q, w: _numpy_jsd(p, q, w, nan_at_zero=True), "torch.xlogy"),
+    "reduced over the batch too": (lambda p, q, w: _numpy_jsd(p, q, w).sum(), "wrong shape"),
+    "weight ignored": (lambda p, q, w: _numpy_jsd(p, q), "does not depend on `weight`"),
+    "divergence weights swapped": (
+        lambda p, q, w: _numpy_jsd(p, q, w, weights=(1 - w, w)), "weights of the two divergences are swapped"),
+    "mixture weights swapped": (
+        lambda p, q, w: _numpy_jsd(p, q, w, mix=(1 - w, w)), "mixture's weights are swapped"),
+    "unweighted mixture": (lambda p, q, w: _numpy_jsd(p, q, w, mix=(0.5, 0.5)), "not (p + q)/2"),
+    "halves for the divergences": (
+        lambda p, q, w: _numpy_jsd(p, q, w, weights=(0.5, 0.5)), "weighted ½ and ½"),
     "one KL to the mixture": (
-        lambda p, q: (torch.xlogy(p, p) - torch.xlogy(p, 0.5 * (p + q))).sum(-1), "not symmetric"),
+        lambda p, q, w: (torch.xlogy(p, p) - torch.xlogy(p, w * p + (1 - w) * q)).sum(-1), "not symmetric"),
     "mixture weighted 1/3, 2/3": (
-        lambda p, q: 0.5 * (torch.xlogy(p, p) - torch.xlogy(p, (p + 2 * q) / 3)).sum(-1)
-        + 0.5 * (torch.xlogy(q, q) - torch.xlogy(q, (p + 2 * q) / 3)).sum(-1), "not symmetric"),
+        lambda p, q, w: _numpy_jsd(p, q, w, mix=(1 / 3, 2 / 3)), "not symmetric"),
+    "divergence weights √π and 1 − √π": (
+        lambda p, q, w: _numpy_jsd(p, q, w, weights=(w ** 0.5, 1 - w ** 0.5)), "not symmetric"),
+    "divergence weights π and 1 − π only from the third case on": (
+        lambda p, q, w: _numpy_jsd(p, q, w, weights=(w, 1 - w) if w == 0.5 else (w, w)),
+        "JSD_π(p ‖ q) = JSD_(1−π)(q ‖ p)"),
     "epsilon added to every log": (
-        lambda p, q: 0.5 * (p * (torch.log(p + 1e-3) - torch.log(0.5 * (p + q) + 1e-3))).sum(-1)
-        + 0.5 * (q * (torch.log(q + 1e-3) - torch.log(0.5 * (p + q) + 1e-3))).sum(-1),
+        lambda p, q, w: (w * p * (torch.log(p + 1e-3) - torch.log(w * p + (1 - w) * q + 1e-3))).sum(-1)
+        + ((1 - w) * q * (torch.log(q + 1e-3) - torch.log(w * p + (1 - w) * q + 1e-3))).sum(-1),
         "disjoint supports must give the maximum"),
     "summed over the first dimension": (
-        lambda p, q: _entropy_form(p.reshape(-1, p.shape[-1]), q.reshape(-1, q.shape[-1])).reshape(p.shape[:-1])
-        if p.ndim < 3 else _entropy_form(p, q).sum(0), "wrong shape"),
-    "float64 result": (lambda p, q: _entropy_form(p.double(), q.double()), "wrong dtype"),
+        lambda p, q, w: _entropy_form(p, q, w) if p.ndim < 3 else _entropy_form(p, q, w).sum(0),
+        "wrong shape"),
+    "float64 result": (lambda p, q, w: _entropy_form(p.double(), q.double(), w), "wrong dtype"),
     "F.kl_div with batchmean": (
-        lambda p, q: 0.5 * F.kl_div((0.5 * (p + q)).log(), p, reduction="batchmean")
+        lambda p, q, w: 0.5 * F.kl_div((0.5 * (p + q)).log(), p, reduction="batchmean")
         + 0.5 * F.kl_div((0.5 * (p + q)).log(), q, reduction="batchmean"), "times too small"),
     "scipy's jensenshannon along axis 0": (
-        lambda p, q: torch.as_tensor(jensenshannon(p.cpu().numpy(), q.cpu().numpy()) ** 2,
-                                     dtype=p.dtype, device=p.device), "you reduced over dimension 0"),
+        lambda p, q, w: torch.as_tensor(jensenshannon(p.cpu().numpy(), q.cpu().numpy()) ** 2,
+                                        dtype=p.dtype, device=p.device), "you reduced over dimension 0"),
 }
 
 
@@ -314,7 +342,19 @@ def test_jsd_wrong_answers(wrong, fragment):
 
 
 def test_references_are_the_library():
-    # The checks compare with genmodels.gan; make sure those agree with scipy here too.
+    # The weighted reference is the library's JSD for the weight ½, and both agree with scipy.
+    generator = torch.Generator().manual_seed(9)
+    a = torch.rand(3, 5, generator=generator, dtype=torch.float64)
+    b = torch.rand(3, 5, generator=generator, dtype=torch.float64)
+    a, b = a / a.sum(-1, keepdim=True), b / b.sum(-1, keepdim=True)
+    assert torch.allclose(gan_objective.weighted_jensen_shannon(a, b, 0.5), gan.jensen_shannon(a, b))
+    assert torch.allclose(gan_objective.weighted_jensen_shannon(a, b, 0.3), _numpy_jsd(a, b, 0.3))
+    # V(D*, G) = -H(w) + JSD_w for a discriminator that sees p and q in proportions w, 1 - w
+    w = 0.3
+    d_star = w * a / (w * a + (1 - w) * b)
+    value = (w * a * d_star.log() + (1 - w) * b * (1 - d_star).log()).sum(-1)
+    entropy = -(w * math.log(w) + (1 - w) * math.log(1 - w))
+    assert torch.allclose(value, -entropy + gan_objective.weighted_jensen_shannon(a, b, w))
     p = torch.tensor([0.1, 0.2, 0.7], dtype=torch.float64)
     q = torch.tensor([0.3, 0.3, 0.4], dtype=torch.float64)
     assert gan.jensen_shannon(p, q).item() == pytest.approx(
@@ -331,7 +371,7 @@ CHECKS = {
     "7.1": (gan_objective.check_discriminator_bce, _d_reference, DISCRIMINATOR_WRONG),
     "7.2": (gan_objective.check_generator_loss_flip_labels,
             GENERATOR_RIGHT["minus logsigmoid"], GENERATOR_WRONG),
-    "7.3": (gan_objective.check_jensen_shannon_divergence, _entropy_form, JSD_WRONG),
+    "7.3": (gan_objective.check_jensen_shannon_divergence, _loop_jsd, JSD_WRONG),
 }
 NOT_WRONG = {  # mutants that do not change the answer
     "7.1": ("transposed",),  # a 0-d loss

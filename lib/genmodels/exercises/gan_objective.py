@@ -5,13 +5,14 @@
   which are real), numerically stable (reference: ``gan.discriminator_loss``).
 * Exercise 7.2 — :func:`check_generator_loss_flip_labels`: the non-saturating generator
   loss, "flip the labels" (reference: ``gan.generator_loss_non_saturating``).
-* Exercise 7.3 — :func:`check_jensen_shannon_divergence`: the Jensen–Shannon divergence
-  of discrete distributions in nats (reference: ``gan.jensen_shannon``).
+* Exercise 7.3 — :func:`check_jensen_shannon_divergence`: the weighted Jensen–Shannon
+  divergence of discrete distributions in nats (reference: :func:`weighted_jensen_shannon`,
+  which is ``gan.jensen_shannon`` for the weight ½).
 
 The checks are deterministic (no statistical test, so no false failures): every input is
 drawn from a generator the check seeds itself, with edge cases at the boundaries (one
 sample per batch, logits of exactly 0, of ±30 and of ±200 where a loss computed from
-probabilities breaks down, disjoint supports, identical distributions).
+probabilities breaks down, disjoint supports, identical distributions, weights near 0).
 
 Two helpers here are shared with chapter 8 (:mod:`genmodels.exercises.gan_practice`):
 :func:`compare_or_diagnose` (``ex.compare``, but a wrong answer that no listed mistake
@@ -668,40 +669,82 @@ def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum(-1)
 
 
+def weighted_jensen_shannon(p: torch.Tensor, q: torch.Tensor, weight: float = 0.5) -> torch.Tensor:
+    """JSD_π(p ‖ q) = π KL(p ‖ m) + (1 − π) KL(q ‖ m), m = π p + (1 − π) q, in nats.
+
+    The reference of Exercise 7.3; for π = ½ it is :func:`genmodels.gan.jensen_shannon`
+    (which the tests check), and V(D*, G) = −H(π) + JSD_π when the discriminator sees real
+    and fake samples in proportions π and 1 − π.
+    """
+    m = weight * p + (1 - weight) * q
+    return weight * _kl(p, m) + (1 - weight) * _kl(q, m)
+
+
+def _entropy2(w: float) -> float:
+    """H(π) = −π log π − (1 − π) log(1 − π), the largest JSD_π."""
+    return -(w * math.log(w) + (1 - w) * math.log(1 - w))
+
+
 def _jsd_mistakes() -> list[Mistake]:
+    def mix(p: torch.Tensor, q: torch.Tensor, w: float) -> torch.Tensor:
+        return w * p + (1 - w) * q
+
     return [
         Mistake(
             "that is KL(p ‖ q), not the Jensen–Shannon divergence: compare p and q each with "
-            "the mixture m = (p + q)/2 and average, ½ KL(p ‖ m) + ½ KL(q ‖ m).",
-            lambda p, q: _kl(p, q),
+            "the mixture m = π p + (1 − π) q and weight the two divergences by π and 1 − π.",
+            lambda p, q, w: _kl(p, q),
         ),
         Mistake(
-            "that is only ½ KL(p ‖ m): the Jensen–Shannon divergence also has the term "
-            "½ KL(q ‖ m), which makes it symmetric.",
-            lambda p, q: 0.5 * _kl(p, 0.5 * (p + q)),
+            "that is only the first term π KL(p ‖ m): the divergence also has the term "
+            "(1 − π) KL(q ‖ m).",
+            lambda p, q, w: w * _kl(p, mix(p, q, w)),
         ),
         Mistake(
-            "the factors ½ are missing: JSD = ½ KL(p ‖ m) + ½ KL(q ‖ m).",
-            lambda p, q: _kl(p, 0.5 * (p + q)) + _kl(q, 0.5 * (p + q)),
+            "the weights π and 1 − π of the two divergences are missing: "
+            "JSD_π = π KL(p ‖ m) + (1 − π) KL(q ‖ m).",
+            lambda p, q, w: _kl(p, mix(p, q, w)) + _kl(q, mix(p, q, w)),
         ),
         Mistake(
-            "the mixture is m = (p + q)/2, an average; you used p + q, which is not a "
-            "distribution (it sums to 2), and every value is off by −log 2.",
-            lambda p, q: 0.5 * (_kl(p, p + q) + _kl(q, p + q)),
+            "the mixture is an average, m = π p + (1 − π) q; you used p + q, which is not a "
+            "distribution (it sums to 2).",
+            lambda p, q, w: w * _kl(p, p + q) + (1 - w) * _kl(q, p + q),
+        ),
+        Mistake(
+            "your result does not depend on `weight`: that is the chapter's JSD with π = ½; "
+            "use π and 1 − π both in the mixture and as the weights of the two divergences.",
+            lambda p, q, w: weighted_jensen_shannon(p, q, 0.5),
+        ),
+        Mistake(
+            "the weights of the two divergences are swapped: π multiplies KL(p ‖ m) and "
+            "1 − π multiplies KL(q ‖ m).",
+            lambda p, q, w: (1 - w) * _kl(p, mix(p, q, w)) + w * _kl(q, mix(p, q, w)),
+        ),
+        Mistake(
+            "the mixture's weights are swapped: m = π p + (1 − π) q (p gets the weight π).",
+            lambda p, q, w: w * _kl(p, mix(p, q, 1 - w)) + (1 - w) * _kl(q, mix(p, q, 1 - w)),
+        ),
+        Mistake(
+            "the mixture must use the weights too: m = π p + (1 − π) q, not (p + q)/2.",
+            lambda p, q, w: w * _kl(p, mix(p, q, 0.5)) + (1 - w) * _kl(q, mix(p, q, 0.5)),
+        ),
+        Mistake(
+            "the two divergences are weighted ½ and ½; they take the weights π and 1 − π.",
+            lambda p, q, w: 0.5 * _kl(p, mix(p, q, w)) + 0.5 * _kl(q, mix(p, q, w)),
         ),
         Mistake(
             "that is the Jensen–Shannon *distance*, the square root of the divergence (what "
             "scipy.spatial.distance.jensenshannon returns); return the divergence itself.",
-            lambda p, q: torch.sqrt(0.5 * (_kl(p, 0.5 * (p + q)) + _kl(q, 0.5 * (p + q)))),
+            lambda p, q, w: torch.sqrt(weighted_jensen_shannon(p, q, w)),
         ),
         Mistake(
             "your value is in bits (log base 2); use the natural log so the result is in nats.",
-            lambda p, q: gan.jensen_shannon(p, q) / math.log(2.0),
+            lambda p, q, w: weighted_jensen_shannon(p, q, w) / math.log(2.0),
         ),
     ]
 
 
-def _jsd_properties(fn: Callable[..., object], p: torch.Tensor, q: torch.Tensor,
+def _jsd_properties(fn: Callable[..., object], p: torch.Tensor, q: torch.Tensor, w: float,
                     ex: Exercise) -> list[Property]:
     def close(a: object, b: torch.Tensor) -> bool | None:
         t = _as_tensor(a, b)
@@ -710,84 +753,101 @@ def _jsd_properties(fn: Callable[..., object], p: torch.Tensor, q: torch.Tensor,
         rtol, atol = tolerance_for(t.dtype, b.dtype)
         return bool(torch.allclose(t.detach().to(b.dtype), b, rtol=10 * rtol, atol=10 * atol))
 
+    def shown(value: object) -> str:
+        return _listing(torch.as_tensor(value).detach().cpu())
+
     def identical() -> str | None:
-        got = ex.call(fn, p, p.clone())
+        got = ex.call(fn, p, p.clone(), w)
         if close(got, torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)) is False:
-            return (f"JSD(p ‖ p) must be 0 for identical distributions, but yours gives "
-                    f"{_listing(torch.as_tensor(got).detach().cpu())}.")
+            return (f"JSD_π(p ‖ p) must be 0 for identical distributions, but yours gives "
+                    f"{shown(got)} (weight {w:g}).")
         return None
 
-    def symmetric() -> str | None:
-        ab, ba = ex.call(fn, p, q), ex.call(fn, q, p)
+    def swapped() -> str | None:
+        ab, ba = ex.call(fn, p, q, w), ex.call(fn, q, p, 1 - w)
         if isinstance(ba, torch.Tensor) and close(ab, ba.detach()) is False:
-            return ("your divergence is not symmetric: swapping p and q changes it (from "
-                    f"{_listing(torch.as_tensor(ab).detach().cpu())} to "
-                    f"{_listing(ba.detach().cpu())}), but JSD(p ‖ q) = JSD(q ‖ p) because both "
-                    "are compared with the same mixture m = (p + q)/2 and the two terms are "
-                    "weighted equally.")
+            if w == 0.5:
+                return ("your divergence is not symmetric: swapping p and q changes it (from "
+                        f"{shown(ab)} to {shown(ba)}), but with weight ½ JSD(p ‖ q) = "
+                        "JSD(q ‖ p): both are compared with the same mixture and the two terms "
+                        "are weighted equally.")
+            return ("swapping p and q together with the weights (π → 1 − π) must give the same "
+                    f"value, JSD_π(p ‖ q) = JSD_(1−π)(q ‖ p), but yours goes from {shown(ab)} to "
+                    f"{shown(ba)} (weight {w:g}): p and its weight π must enter exactly as q "
+                    "and 1 − π do.")
         return None
 
     def bounded() -> str | None:
-        got = _as_tensor(ex.call(fn, p, q), p.sum(-1))
-        if got is not None and bool(((got < -1e-6) | (got > math.log(2) + 1e-6)).any()):
+        got = _as_tensor(ex.call(fn, p, q, w), p.sum(-1))
+        top = _entropy2(w)
+        if got is not None and bool(((got < -1e-6) | (got > top + 1e-6)).any()):
             return (f"your values ({_listing(got.detach().cpu())}) leave the range "
-                    f"[0, log 2] = [0, {math.log(2):.4f}] where every Jensen–Shannon divergence "
-                    "in nats lies.")
+                    f"[0, H(π)] = [0, {top:.4f}] (weight {w:g}) where every weighted "
+                    "Jensen–Shannon divergence in nats lies.")
         return None
 
     def disjoint() -> str | None:
         a = torch.tensor([0.6, 0.4, 0.0, 0.0], dtype=p.dtype, device=p.device)
         b = torch.tensor([0.0, 0.0, 0.1, 0.9], dtype=p.dtype, device=p.device)
-        got = ex.call(fn, a, b)
-        if close(got, torch.tensor(math.log(2), dtype=p.dtype, device=p.device)) is False:
-            return ("distributions with disjoint supports must give the maximum, log 2 = "
-                    f"{math.log(2):.5f}, but yours gives {_listing(torch.as_tensor(got).detach().cpu())}.")
+        got = ex.call(fn, a, b, w)
+        top = _entropy2(w)
+        if close(got, torch.tensor(top, dtype=p.dtype, device=p.device)) is False:
+            return ("distributions with disjoint supports must give the maximum, H(π) = "
+                    f"−π log π − (1 − π) log(1 − π) = {top:.5f} for weight {w:g}, but yours gives "
+                    f"{shown(got)}.")
         return None
 
-    return [identical, symmetric, bounded, disjoint]
+    return [identical, swapped, bounded, disjoint]
 
 
-def _jsd_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def _jsd_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor, torch.Tensor, float]]:
     def dirichlet(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         g = -torch.log(torch.rand(*shape, generator=generator, dtype=dtype))
         return g / g.sum(-1, keepdim=True)
 
-    disjoint_p = torch.tensor([0.5, 0.5, 0.0, 0.0], dtype=torch.float64)
-    disjoint_q = torch.tensor([0.0, 0.0, 0.3, 0.7], dtype=torch.float64)
-    partial_p = torch.tensor([0.2, 0.8, 0.0], dtype=torch.float32)
-    partial_q = torch.tensor([0.1, 0.6, 0.3], dtype=torch.float32)
-    one_hot = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    def d(*values: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        return torch.tensor(values, dtype=dtype)
+
     same = dirichlet(6)
+    one_hot = d(0.0, 1.0, 0.0)
     return [
-        ("two random distributions over 5 outcomes", dirichlet(5), dirichlet(5)),
-        ("a batch of 3 pairs over 4 outcomes, shape [3, 4]", dirichlet(3, 4), dirichlet(3, 4)),
-        ("a batch of shape [2, 3, 6], float32", dirichlet(2, 3, 6, dtype=torch.float32),
-         dirichlet(2, 3, 6, dtype=torch.float32)),
-        ("supports that overlap partly (zeros in p), float32", partial_p, partial_q),
-        ("disjoint supports (the answer is log 2)", disjoint_p, disjoint_q),
-        ("identical distributions (the answer is 0)", same, same.clone()),
-        ("one outcome certain in both (the answer is 0)", one_hot, one_hot.clone()),
-        ("two outcomes only", torch.tensor([0.9, 0.1], dtype=torch.float64),
-         torch.tensor([0.2, 0.8], dtype=torch.float64)),
+        ("two random distributions over 5 outcomes, weight ½", dirichlet(5), dirichlet(5), 0.5),
+        ("a batch of 3 pairs over 4 outcomes, shape [3, 4], weight ½", dirichlet(3, 4),
+         dirichlet(3, 4), 0.5),
+        ("two random distributions over 5 outcomes, weight 0.3", dirichlet(5), dirichlet(5), 0.3),
+        ("a batch of shape [2, 3, 6], float32, weight 0.8",
+         dirichlet(2, 3, 6, dtype=torch.float32), dirichlet(2, 3, 6, dtype=torch.float32), 0.8),
+        ("supports that overlap partly (zeros in p), float32, weight 0.25",
+         d(0.2, 0.8, 0.0, dtype=torch.float32), d(0.1, 0.6, 0.3, dtype=torch.float32), 0.25),
+        ("disjoint supports, weight ½ (the answer is log 2)", d(0.5, 0.5, 0.0, 0.0),
+         d(0.0, 0.0, 0.3, 0.7), 0.5),
+        ("disjoint supports, weight 0.2 (the answer is H(0.2))", d(0.5, 0.5, 0.0, 0.0),
+         d(0.0, 0.0, 0.3, 0.7), 0.2),
+        ("identical distributions, weight 0.7 (the answer is 0)", same, same.clone(), 0.7),
+        ("one outcome certain in both, weight ½ (the answer is 0)", one_hot, one_hot.clone(), 0.5),
+        ("two outcomes only, weight 0.9", d(0.9, 0.1), d(0.2, 0.8), 0.9),
+        ("a weight close to 0 (0.01)", dirichlet(4), dirichlet(4), 0.01),
     ]
 
 
 def check_jensen_shannon_divergence(jensen_shannon_divergence: Callable[..., torch.Tensor]) -> None:
-    """Check Exercise 7.3: ``jensen_shannon_divergence(p [..., K], q [..., K]) -> [...]``.
+    """Check Exercise 7.3: ``jensen_shannon_divergence(p [..., K], q [..., K], weight=0.5)
+    -> [...]``, the weighted Jensen–Shannon divergence in nats.
 
-    Reference: :func:`genmodels.gan.jensen_shannon` (Book: eq-gan-jsd), in nats, on random
-    distributions (batches of any shape, float32 and float64) and the boundaries: zeros,
-    disjoint supports (log 2), identical distributions (0), two outcomes. A wrong answer
-    that no listed mistake explains is tested against the defining properties (0 for
-    identical inputs, symmetry, range [0, log 2], log 2 for disjoint supports).
-    Deterministic: no false failures.
+    Reference: :func:`weighted_jensen_shannon` (for weight ½ the library's
+    :func:`genmodels.gan.jensen_shannon`, Book: eq-gan-jsd), on random distributions
+    (batches of any shape, float32 and float64, weights from 0.01 to 0.9) and the
+    boundaries: zeros, disjoint supports (H(π)), identical distributions (0), two
+    outcomes. A wrong answer that no listed mistake explains is tested against the
+    defining properties (0 for identical inputs, JSD_π(p ‖ q) = JSD_(1−π)(q ‖ p), range
+    [0, H(π)], H(π) for disjoint supports). Deterministic: no false failures.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(2)
     with Exercise("7.3", "jensen_shannon_divergence") as ex:
-        for label, p, q in with_accelerator_copies(_jsd_cases(generator)):
-            expected = gan.jensen_shannon(p, q)
-            got = ex.call(jensen_shannon_divergence, p, q)
+        for label, p, q, w in with_accelerator_copies(_jsd_cases(generator)):
+            expected = weighted_jensen_shannon(p, q, w)
+            got = ex.call(jensen_shannon_divergence, p, q, w)
             if isinstance(got, torch.Tensor) and p.ndim > 1 and got.shape != expected.shape:
                 for dim in range(p.ndim - 1):
                     if tuple(got.shape) == tuple(p.shape[:dim] + p.shape[dim + 1:]):
@@ -800,9 +860,9 @@ def check_jensen_shannon_divergence(jensen_shannon_divergence: Callable[..., tor
                 got,
                 expected,
                 case=label,
-                args=(p, q),
+                args=(p, q, w),
                 mistakes=_jsd_mistakes(),
-                properties=_jsd_properties(jensen_shannon_divergence, p, q, ex),
+                properties=_jsd_properties(jensen_shannon_divergence, p, q, w, ex),
                 sizes={f"the {p.shape[-1]} outcomes": p.shape[-1]},
                 nonfinite_hint=(
                     "Where p(x) = 0 the term p(x) log(p(x)/m(x)) is 0 (the limit of "
