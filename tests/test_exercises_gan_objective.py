@@ -139,6 +139,7 @@ DISCRIMINATOR_WRONG = {
         "gradient with respect to logits is NaN"),
     # losses that cannot be trained
     "a Python float": (lambda x, m: _d_reference(x, m).item(), "not a tensor"),
+    "a constant": (lambda x, m: 0.7, "raising every real sample's logit by 1"),
     "detached": (lambda x, m: _d_reference(x, m).detach(), "carries no gradient"),
     "torch.tensor of the value": (
         lambda x, m: torch.tensor(float(_d_reference(x, m).detach()), requires_grad=True),
