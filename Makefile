@@ -65,7 +65,7 @@ student: $(STAMP)
 
 # Two pytest workers on two cores: one math thread each, or PyTorch oversubscribes the CPU.
 # The notebooks are executed once, by `make book`; the tests read that execution from the cache.
-PYTEST := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope -p no:cacheprovider
+PYTEST := env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope -p no:cacheprovider
 test: book
 	@tools/timed.sh tests $(PYTEST) tests
 	@tools/timed.sh --summary
