@@ -106,7 +106,7 @@ def _sample(n, c, s, g, *, index=None, noise=None):
 SAMPLE_WRONG = {
     "global random state": (
         lambda n, c, s, g: c[torch.randint(c.shape[0], (n,))] + s * torch.randn(n, 2),
-        "seeded alike gave different samples",
+        "draws from the global random state",
     ),
     "randint upper bound K - 1": (
         lambda n, c, s, g: _sample(n, c, s, g, index=lambda n, c, g: torch.randint(c.shape[0] - 1, (n,), generator=g)),
@@ -120,7 +120,7 @@ SAMPLE_WRONG = {
         lambda n, c, s, g: _sample(
             n, c, s, g, index=lambda n, c, g: torch.multinomial(torch.arange(1.0, 9.0), n, True, generator=g)
         ),
-        "not chosen uniformly",
+        "too uneven to be random draws",
     ),
     "noise scaled by the variance": (lambda n, c, s, g: _sample(n, c, s**2, g), "scaled by the variance"),
     "noise not scaled": (lambda n, c, s, g: _sample(n, c, 1.0, g), "the noise is not scaled"),

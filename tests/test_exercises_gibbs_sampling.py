@@ -89,7 +89,7 @@ def test_wrong_sweeps_are_explained(answer, message):
 
 LAG1_WRONG = [
     (lambda x: (x[1:] * x[:-1]).sum() / (x * x).sum(), r"not centred"),
-    (lambda x: torch.corrcoef(torch.stack([x[:-1], x[1:]]))[0, 1], r"Pearson"),
+    (lambda x: torch.corrcoef(torch.stack([x[:-1], x[1:]]))[0, 1], r"\[two values, n = 2\]: your result contains NaN"),
     (lambda x: ((x - x.mean())[1:] * (x - x.mean())[:-1]).sum() / len(x), r"autocovariance"),
     (
         lambda x: ((x - x.mean())[1:] * (x - x.mean())[:-1]).mean() / (x - x.mean()).pow(2).mean(),
