@@ -6,6 +6,12 @@
   (reference: ``gibbs.autocorrelation``; Book: eq-gibbs-lag1-autocorrelation).
 * Exercise 3.3 — :func:`check_rbm_free_energy`: the free energy of a Bernoulli RBM
   (reference: ``rbm.BernoulliRBM.free_energy``; Book: eq-rbm-free-energy).
+* Exercise 3.6 — :func:`check_gibbs_general_bivariate`: build it yourself, the end of
+  Part I: a Gibbs sampler for any bivariate Gaussian (Book:
+  eq-bivariate-conditional-general), graded on its behaviour.
+
+No check draws from the global random state: every hidden input comes from a generator
+the check seeds itself, and the framework restores the global state on exit.
 """
 
 from __future__ import annotations
@@ -382,7 +388,7 @@ def check_rbm_free_energy(rbm_free_energy: Callable[..., torch.Tensor]) -> None:
                              case=f"{label}, gradients")
 
 
-# --- Exercise 3.4 (build it yourself) ----------------------------------------------------
+# --- Exercise 3.6 (build it yourself) ----------------------------------------------------
 
 _GENERAL_CHAINS, _GENERAL_STEPS = 10_000, 25
 
@@ -582,7 +588,7 @@ def _general_structure(ex: Exercise, out: object, n: int, t: int, dtype: torch.d
 
 
 def check_gibbs_general_bivariate(gibbs_general_bivariate: Callable[..., object]) -> None:
-    """Check Exercise 3.4: ``gibbs_general_bivariate(mu [2], sigma [2], rho, n_steps, n_chains,
+    """Check Exercise 3.6: ``gibbs_general_bivariate(mu [2], sigma [2], rho, n_steps, n_chains,
     generator) -> [n_chains, n_steps, 2]``, a systematic-scan Gibbs sampler for N(μ, Σ) with
     standard deviations σ and correlation ρ, every chain started at μ
     (Book: eq-bivariate-conditional-general).
@@ -601,7 +607,7 @@ def check_gibbs_general_bivariate(gibbs_general_bivariate: Callable[..., object]
     """
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(34)
-    with Exercise("3.4", "gibbs_general_bivariate") as ex:
+    with Exercise("3.6", "gibbs_general_bivariate") as ex:
         for n, t, dtype in [(1, 1, torch.float64), (5, 3, torch.float32)]:
             mu = torch.tensor([1.0, -2.0], dtype=dtype)
             sigma = torch.tensor([2.0, 0.5], dtype=dtype)
