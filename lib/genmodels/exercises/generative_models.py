@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 
 import torch
+
 from genmodels.exercises._core import Exercise, Mistake, devices_to_check, with_accelerator_copies
 from genmodels.exercises._part_one import (
     Z_BOUND,
