@@ -239,6 +239,12 @@ def _check_sample_distribution(ex: Exercise, x: torch.Tensor, centres: torch.Ten
     p = ks_normal(residual.reshape(-1) / std)
     ex.require(p > 1e-9, f"the noise is not Gaussian: divided by s it fails a Kolmogorov–Smirnov "
                f"test against N(0, 1) (p = {p:.1e}). Draw ε with torch.randn.", case)
+    z = residual.reshape(-1) / std
+    worst = int(z.abs().argmax())
+    ex.require(float(z.abs().max()) <= 7.5,
+               f"sample {worst // 2} lies {float(z[worst]):+.1f} standard deviations from its nearest "
+               "centre, which Gaussian noise essentially never does (probability below 1e-7): a "
+               "value is changed after it was drawn.", case)
 
 
 def check_sample_mixture(sample_mixture: Callable[..., torch.Tensor]) -> None:
