@@ -38,7 +38,7 @@ from genmodels.rbm import BernoulliRBM
 
 # --- Exercise 3.1 ----------------------------------------------------------------------
 
-_SWEEP_N = 100_000
+_SWEEP_N = 50_000
 
 
 def _sweep_pair(ex: Exercise, out: object, n: int, dtype: torch.dtype, case: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,18 +59,26 @@ def _sweep_pair(ex: Exercise, out: object, n: int, dtype: torch.dtype, case: str
 
 def _check_sweep_case(ex: Exercise, gibbs_sweep: Callable[..., object], rho: float,
                       dtype: torch.dtype, g: torch.Generator) -> None:
-    """One ρ: 20 000 chains at hidden random states; the two conditional draws are checked
+    """One ρ: 50 000 chains at hidden random states; the two conditional draws are checked
     by least squares with the known noise (exact Gaussian tests at 6 standard errors)."""
     __tracebackhide__ = True
     n = _SWEEP_N
     case = f"ρ = {rho}, {n} chains at random states, {str(dtype).replace('torch.', '')}"
     # States spread far and wide (a conditional draw must be right from any state): the
     # coefficients are then measured to about 1e-4.
-    x = (2.0 + 100 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
-    y = (-1.0 + 100 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
+    x = 2.0 + 100 * torch.randn(n, generator=g, dtype=torch.float64)
+    y = -1.0 + 100 * torch.randn(n, generator=g, dtype=torch.float64)
+    x[0], y[0], x[-1], y[-1] = 300.0, -400.0, -500.0, 250.0  # far in the tails
+    x, y = x.to(dtype), y.to(dtype)
     out = ex.call(gibbs_sweep, x, y, rho, torch.Generator().manual_seed(int(1000 * rho) + 11))
     x_new, y_new = _sweep_pair(ex, out, n, dtype, case)
     s = math.sqrt(1 - rho**2)
+    for name, noise in (("x_new", x_new.double() - rho * y.double()), ("y_new", y_new.double() - rho * x_new.double())):
+        ex.require(float(noise.abs().max()) > 0, f"{name} has no noise: it is its conditional "
+                   "mean exactly; add √(1 − ρ²) times a standard normal, one per chain.", case)
+        ex.require(float(noise.std()) > 1e-6 * s,
+                   f"{name} has the same noise in every chain: draw one standard normal per chain "
+                   "(shape [n]) at each update.", case)
     ex.require(float(x_new.double().std()) > 0, "x_new does not vary between chains: add Gaussian "
                "noise to the conditional mean, one draw per chain.", case)
     ex.require(float(y_new.double().std()) > 0, "y_new does not vary between chains: add Gaussian "
@@ -146,7 +154,7 @@ def check_gibbs_sweep(gibbs_sweep: Callable[..., object]) -> None:
     """Check Exercise 3.1: ``gibbs_sweep(x [n], y [n], rho, generator) -> (x_new, y_new)``.
 
     One systematic-scan sweep: x ~ N(ρ y, 1 − ρ²), then y ~ N(ρ x_new, 1 − ρ²)
-    (Book: eq-bivariate-conditional). On 20 000 chains at hidden random states (drawn from
+    (Book: eq-bivariate-conditional). On 50 000 chains at hidden random states (drawn from
     a generator seeded here), for ρ = 0.6, −0.3 (float32), 0.95 and the boundary ρ = 0:
     least squares of x_new on (1, x, y) and of y_new on (1, x_new, x, y) with the known
     noise, each coefficient within 6 standard errors of (0, 0, ρ) and (0, ρ, 0, 0) (exact
