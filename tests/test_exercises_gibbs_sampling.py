@@ -10,10 +10,9 @@ import time
 import pytest
 import torch
 import torch.nn.functional as F
-
 from exercise_mutants import generator_mutants, is_specific, output_mutants, rejection, rejections
 
-from genmodels.exercises import ExerciseError, gibbs_sampling
+from genmodels.exercises import gibbs_sampling
 
 # --- reference answers (written independently of the library) -------------------------
 
