@@ -157,7 +157,8 @@ def _sample_cases(g: torch.Generator) -> list[tuple[str, int, torch.Tensor, floa
     return [
         ("8 components on a ring of radius 10, std 0.05, float32", 20_000, ring @ rot.T, 0.05),
         ("3 components far apart, std 2.0, float64", 20_000, three, 2.0),
-        ("one component at (3, -1), std 0.5", 5_000, torch.tensor([[3.0, -1.0]]), 0.5),
+        ("one component far from the origin, at (300, -100), std 0.05", 5_000,
+         torch.tensor([[300.0, -100.0]]), 0.05),
     ]
 
 
@@ -211,6 +212,11 @@ def _check_sample_distribution(ex: Exercise, x: torch.Tensor, centres: torch.Ten
     distinct = torch.unique(residual[:, 0]).numel()
     ex.require(distinct > n // 2, f"the noise repeats: only {distinct} different noise values for "
                f"{n} samples. Draw a fresh noise vector ε for every sample (shape [n, 2]).", case)
+    se = max(std, float(residual.pow(2).mean().sqrt())) / math.sqrt(n)  # a wrong scale is named next
+    for i, name in enumerate(("first", "second")):
+        m = float(residual[:, i].mean())
+        ex.require(abs(m) <= Z_BOUND * se, f"the noise is not centred: on the {name} coordinate the "
+                   f"samples lie {m:+.4g} on average from their centre (expected 0 ± {se:.2g}).", case)
     scale = float(residual.pow(2).mean().sqrt())  # per-coordinate noise std, known mean 0
     lo, hi = std_interval(std, 2 * n)
     if not lo <= scale <= hi:
@@ -224,11 +230,6 @@ def _check_sample_distribution(ex: Exercise, x: torch.Tensor, centres: torch.Ten
                 ex.fail(f"{what} (measured noise std {scale:.3g}, expected {std}).", case)
         ex.fail(f"the noise has standard deviation {scale:.4g} per coordinate; expected s = {std}.", case)
     ex.n_checks += 1
-    se = std / math.sqrt(n)
-    for i, name in enumerate(("first", "second")):
-        m = float(residual[:, i].mean())
-        ex.require(abs(m) <= Z_BOUND * se, f"the noise is not centred: on the {name} coordinate the "
-                   f"samples lie {m:+.4g} on average from their centre (expected 0 ± {se:.2g}).", case)
     corr = float((residual[:, 0] * residual[:, 1]).mean()) / std**2
     ex.require(
         abs(corr) * math.sqrt(n) <= Z_BOUND,
@@ -252,7 +253,8 @@ def check_sample_mixture(sample_mixture: Callable[..., torch.Tensor]) -> None:
 
     Shape and dtype (n = 1, 5, 64); the generator (same seed, same samples; another seed,
     other samples; the global random state untouched); then on hidden targets (a rotated
-    ring of 8 with std 0.05, 3 components far apart with std 2 in float64, one component;
+    ring of 8 with std 0.05, 3 components far apart with std 2 in float64, one component
+    far from the origin;
     20 000 or 5 000 samples): the components' counts (two-sided χ² test: neither too uneven
     nor too regular, 1e-8 per side), and the noise around the nearest centre: its scale
     (χ² bounds, 1e-9 per side), mean and the correlation of the coordinates (6 standard
@@ -325,7 +327,7 @@ def _average_ll_mistakes() -> list[Mistake]:
         ),
         Mistake(
             "you divided the sum by n − 1; the average over n points divides by n.",
-            lambda m, x: m.log_prob(x).sum() / (x.shape[0] - 1) if x.shape[0] > 1 else torch.tensor(math.inf),
+            lambda m, x: m.log_prob(x).sum() / max(x.shape[0] - 1, 1),
         ),
     ]
 
