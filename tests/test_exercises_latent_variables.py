@@ -168,9 +168,17 @@ def posterior_solve(x, W, mu, sigma2):
     return torch.linalg.solve(M, W.T @ (x - mu).T).T, sigma2 * torch.linalg.inv(M)
 
 
+def posterior_cholesky(x, W, mu, sigma2):
+    L = W.shape[1]
+    chol = torch.linalg.cholesky(W.T @ W + sigma2 * torch.eye(L, dtype=W.dtype))
+    mean = torch.cholesky_solve(W.T @ (x - mu).T, chol).T
+    return mean, sigma2 * torch.cholesky_inverse(chol)
+
+
 @pytest.mark.parametrize(
     ("check", "answer"),
     [
+        (latent_variables.check_ppca_posterior, posterior_cholesky),
         (latent_variables.check_gmm_responsibilities, responsibilities_distributions),
         (latent_variables.check_gmm_responsibilities, responsibilities_loop),
         (latent_variables.check_ppca_posterior, posterior_solve),
