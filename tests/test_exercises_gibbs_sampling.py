@@ -430,3 +430,47 @@ def test_mechanical_mutants_are_rejected(exercise):
     messages = rejections(check, mutants)
     specific = [m for m in messages.values() if is_specific(m)]
     assert len(specific) >= 0.8 * len(messages), messages
+
+
+# --- Part I: no check draws from the global random state ---------------------------------
+
+
+def _part_one_checks():
+    import test_exercises_generative_models as ch1
+    import test_exercises_latent_variables as ch2
+
+    from genmodels.exercises import generative_models, latent_variables
+
+    return [
+        (generative_models.check_mixture_log_density, ch1._ref_log_density),
+        (generative_models.check_sample_mixture, ch1._ref_sample),
+        (generative_models.check_average_log_likelihood, lambda m, x: m.log_prob(x).mean()),
+        (latent_variables.check_gmm_responsibilities, ch2.responsibilities_right),
+        (latent_variables.check_ppca_posterior, ch2.posterior_right),
+        (gibbs_sampling.check_gibbs_sweep, sweep_right),
+        (gibbs_sampling.check_lag1_autocorrelation, lag1_right),
+        (gibbs_sampling.check_rbm_free_energy, free_energy_right),
+        (gibbs_sampling.check_gibbs_general_bivariate, general_right),
+    ]
+
+
+def test_part_one_checks_never_draw_from_the_global_random_state(monkeypatch, capsys):
+    """Every random draw of a check (hidden inputs, reference models) uses a generator the
+    check seeds itself, so a grade is reproducible whatever the global state; the only
+    global draw allowed is the framework's own move of the global state in
+    ``require_generator_use`` (restored on exit)."""
+    import traceback
+
+    def guarded(name, original):
+        def draw(*args, **kwargs):
+            if kwargs.get("generator") is None and not any(
+                    frame.name == "require_generator_use" for frame in traceback.extract_stack()):
+                raise AssertionError(f"torch.{name} drew from the global random state")
+            return original(*args, **kwargs)
+        return draw
+
+    for name in ("randn", "rand", "randint", "multinomial", "randperm", "normal"):
+        monkeypatch.setattr(torch, name, guarded(name, getattr(torch, name)))
+    for check, reference in _part_one_checks():
+        check(reference)
+    assert capsys.readouterr().out.count("correct") == 9
