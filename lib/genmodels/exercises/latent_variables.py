@@ -50,7 +50,10 @@ def check_gmm_responsibilities(gmm_responsibilities: Callable[..., torch.Tensor]
     """Check Exercise 2.1: ``gmm_responsibilities(x [N,D], weights [K], means [K,D],
     covariances [K,D,D]) -> [N, K]``, rows summing to 1, finite far from every component.
 
-    Reference: :meth:`genmodels.lvm.GaussianMixture.responsibilities` (Book: eq-gmm).
+    Reference: :meth:`genmodels.lvm.GaussianMixture.responsibilities` (Book: eq-gmm), on
+    hidden inputs drawn from a generator seeded here: several sizes, one point, points far
+    from every component (where densities underflow), one component, a tie between two
+    identical components, float32 (float32 tolerances). Deterministic: no false failures.
     """
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(2)
@@ -67,6 +70,15 @@ def check_gmm_responsibilities(gmm_responsibilities: Callable[..., torch.Tensor]
         weights = weights / weights.sum()
         x = torch.randn(n, d, generator=g, dtype=torch.float64) * 2 + shift
         cases.append((label, x, weights, means, covs))
+    # Boundaries: one component (every responsibility is 1); two identical components with
+    # equal weights (a tie: 1/2 each); float32.
+    x = torch.randn(5, 2, generator=g, dtype=torch.float64)
+    cases.append(("one component", x, torch.ones(1, dtype=torch.float64),
+                  torch.zeros(1, 2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)[None]))
+    cases.append(("two identical components (a tie)", x, torch.full((2,), 0.5, dtype=torch.float64),
+                  torch.ones(2, 2, dtype=torch.float64), torch.eye(2, dtype=torch.float64).expand(2, 2, 2)))
+    _, x, w, m, c = cases[0]
+    cases.append(("N = 50, K = 3, D = 2, float32", x.float(), w.float(), m.float(), c.float()))
     with_accelerator_copies(cases)
     with Exercise("2.1", "gmm_responsibilities") as ex:
         for label, x, w, m, c in cases:
@@ -81,9 +93,14 @@ def check_gmm_responsibilities(gmm_responsibilities: Callable[..., torch.Tensor]
                 sizes={"the K components": w.shape[0]},
                 nonfinite_hint="Far from every component all densities underflow to 0 and 0/0 = NaN: "
                 "work with log-densities and normalise with a softmax / logsumexp.",
-                atol=1e-6,
-                rtol=1e-5,
+                atol=1e-6 if x.dtype == torch.float64 else None,
+                rtol=1e-5 if x.dtype == torch.float64 else None,
+                where={"the distance to the nearest mean": torch.cdist(x, m).min(1).values[:, None]},
             )
+            sums = got.detach().double().sum(1)
+            ex.require(bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-4)),
+                       "the rows do not sum to 1 although the values match: check the "
+                       "normalisation over the K components.", label)
 
 
 # --- Exercise 2.2 ----------------------------------------------------------------------
@@ -131,7 +148,9 @@ def check_ppca_posterior(ppca_posterior: Callable[..., tuple[torch.Tensor, torch
     """Check Exercise 2.2: ``ppca_posterior(x [N,D], W [D,L], mu [D], sigma2) ->
     (mean [N, L], cov [L, L])``, the exact p(z | x) of PPCA.
 
-    Reference: :meth:`genmodels.lvm.PPCA.posterior` (Book: eq-ppca-posterior).
+    Reference: :meth:`genmodels.lvm.PPCA.posterior` (Book: eq-ppca-posterior), on hidden
+    inputs drawn from a generator seeded here: several sizes, one point with D = 64, large
+    noise, the boundary W = 0 (posterior = prior), float32. Deterministic.
     """
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(4)
@@ -145,6 +164,10 @@ def check_ppca_posterior(ppca_posterior: Callable[..., tuple[torch.Tensor, torch
         mu = torch.randn(d, generator=g, dtype=torch.float64) * 3
         x = torch.randn(n, d, generator=g, dtype=torch.float64) + mu
         cases.append((label, x, W, mu, s2))
+    # Boundaries: W = 0 (x says nothing about z: the posterior is the prior N(0, I)); float32.
+    _, x, W, mu, s2 = cases[0]
+    cases.append(("W = 0 (the posterior is the prior)", x, torch.zeros_like(W), mu, 0.7))
+    cases.append(("N = 20, D = 5, L = 2, float32", x.float(), W.float(), mu.float(), s2))
     with Exercise("2.2", "ppca_posterior") as ex:
         mistakes = _posterior_mistakes()
         for label, x, W, mu, s2 in cases:
@@ -163,6 +186,6 @@ def check_ppca_posterior(ppca_posterior: Callable[..., tuple[torch.Tensor, torch
                     args=(x, W, mu, s2),
                     mistakes=part_mistakes,
                     sizes={"the L latent dimensions": W.shape[1]},
-                    atol=1e-6,
-                    rtol=1e-5,
+                    atol=1e-6 if x.dtype == torch.float64 else None,
+                    rtol=1e-5 if x.dtype == torch.float64 else None,
                 )
