@@ -184,3 +184,43 @@ def test_student_edition_contains_no_solution_line(path, tmp_path):
         assert BEGIN not in cell.source and "{solution}" not in cell.source
         if cell.cell_type == "code":
             assert cell.outputs == []
+
+
+# --- the committed student editions (the site's downloads and launch buttons) --------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_student_edition_is_up_to_date(path, tmp_path):
+    """student/<chapter>.ipynb is what `make student` writes from the chapter today."""
+    committed = ROOT / "student" / path.name
+    assert committed.exists(), f"{committed} is missing: run `make student` and commit student/"
+    main([str(path), "--out", str(tmp_path), "--default-points", "1"])
+    assert (tmp_path / path.name).read_text() == committed.read_text(), (
+        f"{committed.relative_to(ROOT)} is out of date: run `make student` and commit student/")
+
+
+def test_launch_buttons_open_the_student_edition(tmp_path):
+    """The site's extension points Binder and Colab at student/<chapter>.ipynb, not the source."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("course_site", ROOT / "book" / "_ext" / "course_site.py")
+    course_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course_site)
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "ch01_toy.ipynb").write_text("{}")
+    app = SimpleNamespace(confdir=str(tmp_path))
+    binder = "https://mybinder.org/v2/gh/org/repo/main?urlpath=lab/tree/book/ch01_toy.ipynb"
+    colab = "https://colab.research.google.com/github/org/repo/blob/main/book/ch01_toy.ipynb"
+    context = {"header_buttons": [
+        {"label": "launch-buttons", "buttons": [{"url": binder}, {"url": colab}]},
+        {"label": "download-buttons", "buttons": [{"url": "../_sources/book/ch01_toy.ipynb"}]},
+    ]}
+    course_site.launch_student_edition(app, "book/ch01_toy", "page.html", context, None)
+    launch, download = context["header_buttons"]
+    assert [b["url"] for b in launch["buttons"]] == [
+        binder.replace("book/ch01_toy", "student/ch01_toy"), colab.replace("book/ch01_toy", "student/ch01_toy")]
+    assert download["buttons"][0]["url"] == "../_sources/book/ch01_toy.ipynb"  # replaced at build-finished
+    context = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"url": binder}]}]}
+    course_site.launch_student_edition(app, "book/intro", "page.html", context, None)
+    assert context["header_buttons"][0]["buttons"][0]["url"] == binder   # not a chapter: unchanged
