@@ -215,3 +215,18 @@ def test_each_submission_grades_within_the_budget(graded_class):
 def test_course_folder_has_nbgrader_layout(course):
     assert (course / "nbgrader_config.py").exists() and (course / "gradebook.db").exists()
     assert {p.name for p in (course / "release").iterdir()} == {assignment_id(p) for p in NOTEBOOKS}
+
+
+def test_a_stub_earns_no_points_under_the_autograder(monkeypatch, capsys):
+    """In Jupyter a stub prints "not attempted yet"; under nbgrader it must fail the test cell."""
+    from genmodels.exercises import Exercise, ExerciseError
+
+    def stub(x):
+        raise NotImplementedError()
+
+    with Exercise("0.1", "f") as ex:
+        ex.call(stub, 1.0)
+    assert "not attempted yet" in capsys.readouterr().out
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(ExerciseError, match="not attempted, so no points"), Exercise("0.1", "f") as ex:
+        ex.call(stub, 1.0)
