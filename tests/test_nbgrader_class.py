@@ -27,7 +27,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grade import autograde, export_grades, feedback, scores
+from grade import autograde, feedback, scores
+from grade import main as grade_main
 from nbformat.v4 import new_code_cell, new_markdown_cell
 from nbgrader_cells import BEGIN, END, find_exercises
 from release import assignment_id, release
@@ -200,7 +201,8 @@ def test_feedback_and_csv(course, graded_class):
     for student, assignment in expected:
         html = course / "feedback" / student / assignment / f"{assignment}.html"
         assert html in written and html.stat().st_size > 1000
-    rows = list(csv.DictReader(export_grades(course).open()))
+    assert grade_main(["grades", "--course", str(course)]) == 0   # what `make grades` runs
+    rows = list(csv.DictReader((course / "grades.csv").open()))
     got = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in rows}
     assert {key: got[key] for key in expected} == expected
     assert all(score == 0 for key, score in got.items() if key not in expected)  # nothing submitted
@@ -210,6 +212,13 @@ def test_each_submission_grades_within_the_budget(graded_class):
     _, graded = graded_class
     slow = {(g.student, g.assignment): round(g.seconds, 1) for g in graded if g.seconds > MAX_SECONDS}
     assert not slow, f"autograding took more than {MAX_SECONDS} s: {slow}"
+
+
+def test_grading_without_a_course_folder_says_what_to_do(tmp_path, capsys):
+    """`make autograde` with nothing to grade, or no course folder, says what to do."""
+    with pytest.raises(SystemExit):
+        grade_main(["autograde", "--course", str(tmp_path)])
+    assert "make release" in capsys.readouterr().err
 
 
 def test_course_folder_has_nbgrader_layout(course):
@@ -230,3 +239,15 @@ def test_a_stub_earns_no_points_under_the_autograder(monkeypatch, capsys):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     with pytest.raises(ExerciseError, match="not attempted, so no points"), Exercise("0.1", "f") as ex:
         ex.call(stub, 1.0)
+
+
+def test_a_submission_nbgrader_cannot_read_names_the_student(course, graded_class):
+    assignment = CLASS_CHAPTERS[1]
+    broken = course / "submitted" / "zed" / assignment
+    broken.mkdir(parents=True)
+    (broken / f"{assignment}.ipynb").write_text("{ not a notebook")
+    try:
+        with pytest.raises(RuntimeError, match=f"autograding {assignment} of student zed failed"):
+            autograde(course, [("zed", assignment)], log=False)
+    finally:
+        shutil.rmtree(broken.parent)

@@ -42,6 +42,17 @@ class Graded:
     max_score: float
     seconds: float
     max_code_score: float = 0.0   # what the autograder can give; written answers are graded by hand
+    cpu_seconds: float = 0.0      # CPU time of nbgrader and the kernel: the wall time on an idle machine
+
+
+def _cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the kernels nbgrader ran)."""
+    try:
+        import resource
+    except ImportError:  # Windows: this process only
+        return time.process_time()
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def submissions(course: Path) -> list[tuple[str, str]]:
@@ -66,24 +77,34 @@ def scores(course: Path, student: str, assignment: str) -> dict[str, float]:
 
 def autograde(course: Path = COURSE, which: Sequence[tuple[str, str]] | None = None,
               log: bool = True) -> list[Graded]:
-    """Autograde the submissions (all by default); ``RuntimeError`` names a failing one."""
+    """Autograde the submissions (all by default).
+
+    A submission nbgrader cannot grade (not a notebook, a wrong file name, a changed cell
+    type it cannot repair) does not stop the others: at the end, ``RuntimeError`` names
+    each one with nbgrader's log.
+    """
     api = nbgrader_api(course)
-    graded = []
+    graded, failed = [], []
     for student, assignment in which if which is not None else submissions(course):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_time()
         result = api.autograde(assignment, student, force=True, create=True)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _cpu_time() - cpu_start
         if not result["success"]:
-            raise RuntimeError(f"autograding {assignment} of student {student} failed:\n"
-                               f"{result.get('log', '')}\n{result.get('error', '')}")
+            failed.append(f"autograding {assignment} of student {student} failed:\n"
+                          f"{result.get('log', '')}\n{result.get('error', '')}")
+            if log:
+                print(f"{student:20s} {assignment:20s} NOT GRADED (see below)")
+            continue
         with gradebook(course) as gb:
             submission = gb.find_submission(assignment, student)
             item = Graded(student, assignment, submission.score, submission.max_score, seconds,
-                          submission.max_code_score)
+                          submission.max_code_score, cpu)
         graded.append(item)
         if log:
             print(f"{student:20s} {assignment:20s} {item.score:5g} / {item.max_score:g} "
-                  f"(autograded part: {item.max_code_score:g})  {seconds:.1f} s")
+                  f"(autograded part: {item.max_code_score:g})  {seconds:.1f} s ({cpu:.1f} s CPU)")
+    if failed:
+        raise RuntimeError("\n\n".join(failed))
     return graded
 
 
@@ -144,8 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not submissions(course):
                 parser.exit(1, f"error: nothing to grade: put each submission into "
                                f"{course}/submitted/<student>/<assignment>/\n")
-            autograde(course)
-            print(f"grades: {export_grades(course)}")
+            try:
+                autograde(course)
+            finally:
+                print(f"grades: {export_grades(course)}")
         elif args.command == "feedback":
             for path in feedback(course):
                 print(f"wrote {path}")
@@ -156,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             graded = time_reference(sorted((root / "book").glob("ch*.ipynb")), args.default_points)
             slow = [g for g in graded if g.seconds > 45]
             full = [g for g in graded if g.score != g.max_code_score]
-            print(f"longest: {max(g.seconds for g in graded):.1f} s per submission")
+            print(f"longest: {max(g.seconds for g in graded):.1f} s per submission "
+                  f"({max(g.cpu_seconds for g in graded):.1f} s CPU)")
             if slow or full:
                 print(f"error: over 45 s: {[g.assignment for g in slow]}; "
                       f"reference not full marks: {[g.assignment for g in full]}", file=sys.stderr)
