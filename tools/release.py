@@ -113,6 +113,10 @@ def exercises_notebook(nb: nbformat.NotebookNode, where: str = "notebook",
                                   "schema_version": 3, "solution": False, "task": False}
     cells = [intro] + [stamped.cells[i] for i in sorted(keep)
                        if i not in drop and not is_dropped_for_students(stamped.cells[i])]
+    if exercises_section is not None:
+        # The section's prose is written for the site (solutions behind toggles); the title cell
+        # above says how to work in this notebook.
+        stamped.cells[exercises_section.start].source = "## Exercises"
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs = []
