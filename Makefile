@@ -10,12 +10,15 @@ JB_FLAGS := --builder html -n -W --keep-going
 CHROMIUM := /usr/lib/chromium/chromium
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: help setup system-deps classifier book student test test-fast site-test lint strip vendor bench freeze clean
+.PHONY: help setup system-deps classifier book student stamp release autograde feedback grades grading-time \
+        test test-fast site-test lint strip vendor bench freeze clean
 
 help:
 	@echo "make book     set up and build the website into _build/html (notebooks executed)"
 	@echo "make test     set up, build, and run every test"
-	@echo "make student  write the student edition (solutions removed) into student/"
+	@echo "make student  write the student edition (solutions removed, by nbgrader) into student/"
+	@echo "make release  nbgrader course folder _build/nbgrader/: one exercises assignment per chapter"
+	@echo "make autograde / feedback / grades   grade _build/nbgrader/submitted/<student>/<assignment>/"
 	@echo "make lint     ruff;   make strip: strip notebook outputs;   make bench: benchmarks"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -50,7 +53,6 @@ book:
 	@tools/timed.sh --reset
 	@tools/timed.sh set-up $(MAKE) --no-print-directory setup
 	@tools/timed.sh classifier $(MAKE) --no-print-directory classifier
-	@tools/timed.sh student $(MAKE) --no-print-directory student
 	@tools/timed.sh notebooks $(BIN)/python tools/execute_notebooks.py
 	@tools/timed.sh build $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "website: _build/html/index.html"
@@ -60,8 +62,37 @@ book:
 classifier: $(STAMP) system-deps
 	$(BIN)/python -c "from genmodels.measure.classifier import load_fashion_classifier as f; f()"
 
+# The chapter edition students read and run: nbgrader's preprocessors on the stamped chapter.
+# student/ is committed: the site links it for download, and its launch buttons (Colab, Binder)
+# open it from the repository; tests/test_student_edition.py fails when it is out of date, so run
+# this after changing a chapter and commit student/ with it. An exercise without a difficulty
+# line counts 1 point here; `make release` and tests/test_nbgrader_cells.py refuse it.
 student: $(STAMP)
-	$(BIN)/python tools/student_edition.py --out student
+	$(BIN)/python tools/student_edition.py --out student --default-points 1
+
+# nbgrader cell metadata, stamped on book/ch*.ipynb from the exercise convention (CONTRIBUTING.md).
+stamp: $(STAMP)
+	$(BIN)/python tools/nbgrader_cells.py --write
+
+# Grading a class with nbgrader (book/appendix_instructors.md): the course folder _build/nbgrader/
+# holds one assignment per chapter (its exercises notebook); submissions go into
+# _build/nbgrader/submitted/<student>/<assignment>/.
+COURSE := _build/nbgrader
+release: $(STAMP)
+	$(BIN)/python tools/release.py --course $(COURSE)
+
+autograde: $(STAMP)
+	$(BIN)/python tools/grade.py autograde --course $(COURSE)
+
+feedback: $(STAMP)
+	$(BIN)/python tools/grade.py feedback --course $(COURSE)
+
+grades: $(STAMP)
+	$(BIN)/python tools/grade.py grades --course $(COURSE)
+
+# Autograde every chapter's reference solutions in a scratch course; prints the time of each.
+grading-time: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/grade.py time
 
 # Two pytest workers on two cores: one math thread each, or PyTorch oversubscribes the CPU.
 # The notebooks are executed once, by `make book`; the tests read that execution from the cache.
@@ -92,4 +123,4 @@ freeze: $(STAMP)
 	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; echo "-e ."; } > requirements.txt.new && mv requirements.txt.new requirements.txt
 
 clean:
-	rm -rf _build student
+	rm -rf _build

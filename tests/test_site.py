@@ -196,6 +196,10 @@ def test_launch_and_download_buttons_configured(site_url):
     assert "colab.research.google.com" in source, "Colab launch button missing"
     assert "mybinder.org" in source, "Binder launch button missing"
     assert "ch01_generative_models.ipynb" in source, "notebook download button missing"
+    # Launch and download buttons hand out the student edition, never the source's solutions.
+    assert "/student/ch01_generative_models.ipynb" in source, "launch buttons must open student/"
+    served = HTML / "_sources" / "book" / "ch01_generative_models.ipynb"
+    assert served.exists() and "### BEGIN SOLUTION" not in served.read_text()
 
 
 def test_chapters_link_their_student_edition():

@@ -1,28 +1,28 @@
-"""Write the student edition of the chapters: solutions replaced by stubs, outputs removed.
+"""Write the student edition of the chapters with nbgrader's own preprocessors.
 
 Usage (from the repository root; ``make student`` runs this)::
 
     python tools/student_edition.py                        # book/ch*.ipynb -> student/
     python tools/student_edition.py --out DIR a.ipynb b.ipynb
 
-What changes, per the authoring convention in ``CONTRIBUTING.md`` ("Exercises"):
+A thin call of nbgrader, the same steps ``nbgrader generate_assignment`` takes (its
+``LockCells``, ``ClearSolutions``, ``ClearOutput``, ``ComputeChecksums``, ``ClearHiddenTests``,
+``ClearMarkScheme`` and ``CheckCellMetadata``) on the chapter stamped by
+``tools/nbgrader_cells.py``, less the gradebook and header steps: this edition is for
+reading and running the whole chapter, and is what the site links for download. The graded
+exercises notebooks of a class come from ``nbgrader generate_assignment`` itself
+(``make release``, ``tools/release.py``). Before nbgrader runs, the cells students never get
+are dropped: the written solutions of code exercises (``{solution}`` dropdowns) and cells
+tagged ``solution`` or ``remove-in-student`` (the site's download links). Then
 
-* in code cells, every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
-  (nbgrader's markers) becomes, at the marker's indentation::
+* every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes nbgrader's
+  stub ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (the signature and docstring
+  stay; the check cell then says "not attempted yet");
+* the answer cell of a written exercise becomes nbgrader's "YOUR ANSWER HERE";
+* outputs are cleared, and check cells and every other cell are made read-only.
 
-      # YOUR CODE HERE
-      raise NotImplementedError("Exercise 1.2: not attempted yet")
-
-  so the function's signature and docstring stay; the regions must be inside a function
-  body (the check cell calls the function);
-* markdown cells holding a ``{solution}`` directive, and cells tagged ``solution`` or
-  ``remove-in-student``, are dropped;
-* outputs and execution counts are removed.
-
-Written with nbformat rather than nbgrader: nbgrader's ``ClearSolutions`` covers only the
-first step, cannot number the stub per exercise, and would add nbgrader, notebook 7,
-alembic, Mako and RapidFuzz (plus Jupyter server extensions) to the course environment.
-The markers are nbgrader's, so instructors can still use nbgrader on these notebooks.
+The helpers that read the convention (``code_exercises``, ``is_solution_cell``, ...) stay
+here for the tests; the convention itself is parsed by ``tools/nbgrader_cells.py``.
 """
 
 from __future__ import annotations
@@ -34,67 +34,91 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader_cells import (
+    BEGIN,
+    END,
+    ConventionError,
+    _marker_problems,
+    find_exercises,
+    is_dropped_for_students,
+    is_written_solution,
+    stamp,
+)
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
-DROP_TAGS = frozenset({"solution", "remove-in-student"})
-_EXERCISE_DIRECTIVE = re.compile(r"^\s*(```+|:::+)\s*\{exercise\}", re.MULTILINE)
-_SOLUTION_DIRECTIVE = re.compile(r"^\s*(```+|:::+)\s*\{solution\}", re.MULTILINE)
+__all__ = ["BEGIN", "END", "chapter_number", "code_exercises", "is_solution_cell", "main",
+           "replace_solution_regions", "student_cells", "student_notebook", "write_student_edition"]
+
 _CHAPTER = re.compile(r"^ch(\d+)")
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"   # nbgrader's default, stated once
 
 
-def stub_lines(indent: str, exercise: str) -> list[str]:
-    """The lines that replace a solution region at indentation ``indent``."""
-    return [
-        f"{indent}# YOUR CODE HERE",
-        f'{indent}raise NotImplementedError("Exercise {exercise}: not attempted yet")',
-    ]
+def nbgrader_preprocessors() -> list:
+    """nbgrader's preprocessors of ``generate_assignment`` that need no gradebook, in its order."""
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
 
-
-def replace_solution_regions(source: str, exercise: str, where: str = "cell") -> str:
-    """``source`` with each BEGIN/END SOLUTION region replaced by :func:`stub_lines`.
-
-    Raises ``ValueError`` (naming ``where``) for an unbalanced or nested marker, or a
-    region that does not stand inside a function body.
-    """
-    out: list[str] = []
-    in_solution = False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith(BEGIN):
-            if in_solution:
-                raise ValueError(f"{where}, line {number}: nested '{BEGIN}'; close the first with '{END}'.")
-            indent = line[: len(line) - len(line.lstrip())]
-            if not indent:
-                raise ValueError(
-                    f"{where}, line {number}: '{BEGIN}' must stand inside a function body "
-                    "(indented), so that the student edition keeps the signature and the "
-                    "check can call the function."
-                )
-            out.extend(stub_lines(indent, exercise))
-            in_solution = True
-        elif stripped.startswith(END):
-            if not in_solution:
-                raise ValueError(f"{where}, line {number}: '{END}' without a '{BEGIN}' before it.")
-            in_solution = False
-        elif not in_solution:
-            out.append(line)
-    if in_solution:
-        raise ValueError(f"{where}: '{BEGIN}' is never closed; add '{END}' after the solution.")
-    return "\n".join(out)
-
-
-def has_solution_region(source: str) -> bool:
-    """Whether a cell's source contains a BEGIN SOLUTION marker."""
-    return any(line.strip().startswith(BEGIN) for line in source.splitlines())
+    return [LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}), ClearOutput(),
+            CheckCellMetadata(), ComputeChecksums(), ClearHiddenTests(), ClearMarkScheme(),
+            ComputeChecksums(), CheckCellMetadata()]
 
 
 def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
-    """Whether the whole cell is a solution: a ``{solution}`` directive or a drop tag."""
-    tags = set(cell.get("metadata", {}).get("tags", []))
-    if tags & DROP_TAGS:
-        return True
-    return cell.cell_type == "markdown" and bool(_SOLUTION_DIRECTIVE.search(cell.source))
+    """A ``{solution}`` markdown cell or a cell tagged ``solution``/``remove-in-student``."""
+    return is_written_solution(cell) or is_dropped_for_students(cell)
+
+
+def student_cells(nb: nbformat.NotebookNode, where: str = "notebook",
+                  default_points: float | None = None) -> nbformat.NotebookNode:
+    """``nb`` stamped, without the cells students never get (still with its solutions)."""
+    stamped = stamp(nb, where, default_points)
+    exercises = find_exercises(stamped, where, default_points)
+    drop = {ex.written_solution for ex in exercises if ex.is_code}
+    stamped.cells = [cell for index, cell in enumerate(stamped.cells)
+                     if index not in drop and not is_dropped_for_students(cell)]
+    return stamped
+
+
+def run_nbgrader(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` (stamped) through nbgrader's release preprocessors."""
+    resources: dict = {}
+    for preprocessor in nbgrader_preprocessors():
+        nb, resources = preprocessor.preprocess(nb, resources)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def student_notebook(nb: nbformat.NotebookNode, where: str = "notebook",
+                     default_points: float | None = None) -> nbformat.NotebookNode:
+    """A copy of ``nb`` as handed to students (see the module docstring)."""
+    return run_nbgrader(student_cells(nb, where, default_points))
+
+
+def replace_solution_regions(source: str, exercise: str | None = None, where: str = "cell") -> str:
+    """``source`` with each BEGIN/END SOLUTION region replaced by nbgrader's stub.
+
+    Raises ``ValueError`` (naming ``where``) for an unbalanced or nested marker, or a
+    region that does not stand inside a function body. (``exercise`` is ignored: nbgrader's
+    stub is the same for every exercise; the check names the exercise.)
+    """
+    problems = _marker_problems(source, where)
+    if problems:
+        raise ValueError("\n".join(problems))
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": "answer", "locked": False,
+                                 "schema_version": 3, "solution": True, "task": False}
+    from nbgrader.preprocessors import ClearSolutions
+
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb, _ = ClearSolutions(code_stub={"python": CODE_STUB}).preprocess(nb, {})
+    return nb.cells[0].source
 
 
 def chapter_number(path: Path) -> str:
@@ -105,71 +129,37 @@ def chapter_number(path: Path) -> str:
 
 @dataclass(frozen=True)
 class CodeExercise:
-    """A code exercise found in a notebook: its solution cell and the check cell after it."""
+    """A code exercise found in a notebook: its solution cell and the (first) check cell after it."""
 
     number: str
     solution: str
     check: str
     cell: int
+    label: str = ""
 
 
 def code_exercises(nb: nbformat.NotebookNode, chapter: str, where: str = "notebook") -> list[CodeExercise]:
-    """The code exercises of ``nb``: each solution cell paired with the next code cell.
+    """The code exercises of ``nb``, numbered ``chapter.k`` by counting exercises.
 
-    Raises ``ValueError`` when a solution cell is not followed by a check cell (a code
-    cell that uses ``genmodels.exercises``).
+    Raises ``ValueError`` (:class:`nbgrader_cells.ConventionError`) when the notebook breaks
+    the convention, e.g. a solution cell not followed by a check cell. A missing difficulty
+    line is not an error here (``nbgrader_cells.py --check`` reports it).
     """
     found = []
-    n_exercises = 0
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown" and not is_solution_cell(cell):
-            n_exercises += len(_EXERCISE_DIRECTIVE.findall(cell.source))
-        if cell.cell_type != "code" or not has_solution_region(cell.source):
-            continue
-        following = [c for c in nb.cells[index + 1 :] if c.cell_type == "code"]
-        if not following or "genmodels.exercises" not in following[0].source:
-            raise ValueError(
-                f"{where}, cell {index}: a solution cell must be followed by a check cell "
-                "(the next code cell) that calls genmodels.exercises."
-            )
-        found.append(CodeExercise(f"{chapter}.{max(n_exercises, 1)}", cell.source, following[0].source, index))
+    for k, ex in enumerate(find_exercises(nb, where, default_points=1), start=1):
+        if ex.is_code:
+            found.append(CodeExercise(f"{chapter}.{k}", nb.cells[ex.solutions[0]].source,
+                                      nb.cells[ex.checks[0]].source, ex.solutions[0], ex.label))
     return found
 
 
-def student_notebook(nb: nbformat.NotebookNode, chapter: str, where: str = "notebook") -> nbformat.NotebookNode:
-    """A copy of ``nb`` as handed to students (see the module docstring).
-
-    Exercises are numbered ``chapter.k`` by counting ``{exercise}`` directives, so a stub
-    says which exercise it belongs to.
-    """
-    student = nbformat.from_dict(nb)
-    cells = []
-    n_exercises = 0
-    for index, cell in enumerate(student.cells):
-        if is_solution_cell(cell):
-            continue
-        if cell.cell_type == "markdown":
-            n_exercises += len(_EXERCISE_DIRECTIVE.findall(cell.source))
-        if cell.cell_type == "code":
-            if has_solution_region(cell.source):
-                cell.source = replace_solution_regions(
-                    cell.source, f"{chapter}.{max(n_exercises, 1)}", f"{where}, cell {index}"
-                )
-            cell.outputs = []
-            cell.execution_count = None
-            cell.metadata.pop("execution", None)
-        cells.append(cell)
-    student.cells = cells
-    return student
-
-
-def write_student_edition(notebooks: Sequence[Path], out_dir: Path) -> list[Path]:
+def write_student_edition(notebooks: Sequence[Path], out_dir: Path,
+                          default_points: float | None = None) -> list[Path]:
     """Write the student edition of each notebook into ``out_dir``; return the new paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        student = student_notebook(nb, chapter_number(path), where=str(path))
+        student = student_notebook(nbformat.read(path, as_version=4), str(path), default_points)
         target = out_dir / path.name
         nbformat.write(student, target)
         written.append(target)
@@ -178,16 +168,22 @@ def write_student_edition(notebooks: Sequence[Path], out_dir: Path) -> list[Path
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m genmodels.exercises.student",
-        description="Write the student edition of the chapters (solutions -> stubs, no outputs).",
+        prog="python tools/student_edition.py",
+        description="Write the student edition of the chapters with nbgrader (solutions -> stubs, no outputs).",
     )
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: book/ch*.ipynb")
     parser.add_argument("--out", type=Path, default=Path("student"), help="default: student/")
+    parser.add_argument("--default-points", type=float, default=None,
+                        help="points of an exercise without a difficulty line (default: an error)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(Path("book").glob("ch*.ipynb"))
     if not notebooks:
         parser.error("no notebooks given and none found as book/ch*.ipynb; run from the repository root.")
-    for target in write_student_edition(notebooks, args.out):
+    try:
+        written = write_student_edition(notebooks, args.out, args.default_points)
+    except ConventionError as err:
+        parser.exit(1, f"error: the exercise convention is broken:\n{err}\n")
+    for target in written:
         print(f"wrote {target}")
     return 0
 

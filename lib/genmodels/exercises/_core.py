@@ -15,7 +15,9 @@ Outcomes:
 
 * right: one line ``✔ Exercise 1.1 (mixture_log_density): correct ...`` is printed;
 * not attempted (the function raises ``NotImplementedError`` or returns ``...``/``None``):
-  one line ``Exercise 1.1 (...): not attempted yet.`` is printed; no exception;
+  one line ``Exercise 1.1 (...): not attempted yet.`` is printed; no exception, except under
+  nbgrader's autograder or validator (``NBGRADER_EXECUTION`` set), where the check then raises
+  :class:`ExerciseError` so that the test cell earns no points;
 * wrong: :class:`ExerciseError` (an ``AssertionError``) is raised with a one-paragraph
   message that says what is wrong. Raising makes a wrong reference solution fail the
   notebook tests, and makes a wrong answer impossible to miss in Jupyter. The framework's
@@ -27,6 +29,7 @@ Never put the solution in a message: messages describe the mistake, not the fix'
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
 import threading
@@ -216,6 +219,9 @@ class Exercise:
         if issubclass(exc_type, NotAttempted):
             note = f" {exc}" if str(exc) else ""
             print(f"{self.title}: not attempted yet.{note}")
+            if os.environ.get("NBGRADER_EXECUTION") in {"autograde", "validate"}:
+                # nbgrader gives a test cell its points unless it raises: a stub earns none.
+                raise ExerciseError(f"{self.title}: not attempted, so no points.") from None
             return True
         return False
 
