@@ -188,3 +188,24 @@ def test_no_escape_accidents(path):
             inline = _DISPLAY_MATH.sub(" ", re.sub(r"```.*?```", " ", source, flags=re.DOTALL)).split("$")[1::2]
             assert not [m for m in inline if m.startswith("\n")], \
                 f"{path.name}: inline math that begins with a line break (a lost backslash?)"
+
+
+_GLUE = re.compile(r"\{glue:text\}`([\w-]+)(?::[^`]*)?`")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_glued_number_is_computed_by_the_chapter(path):
+    """Each ``{glue:text}`name``` of a chapter is glued by one of its cells: a key of the dictionary a
+    code cell passes to ``glue_numbers``, or a number of the shipped results the chapter reads."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    used = {name for _, s in markdown_cells(path) for name in _GLUE.findall(s)}
+    if not used:
+        return
+    assert "glue_numbers(" in code, f"{path.name} pastes numbers but glues none"
+    glued = set(re.findall(r"\"([\w-]+)\":", code))
+    if "gan_numbers(" in code:
+        from genmodels import results
+        from genmodels.results import tables
+        glued |= set(tables.gan_numbers(results.load_results("gan")["gan"]))
+    assert used <= glued, f"{path.name}: pasted but never glued: {sorted(used - glued)}"
