@@ -211,3 +211,25 @@ def test_bad_inputs_give_clear_errors():
         ev.far_from_encodings_share(torch.zeros(3, 2), torch.zeros(4, 2), torch.zeros(4, 2), quantile=1.0)
     with pytest.raises(ValueError, match="batch_size"):
         ev.encode_in_batches(_ppca_model(), torch.zeros(3, 5), batch_size=0)
+
+
+def test_whitened_codes_have_identity_moments_and_ignore_the_codes_scale():
+    g = torch.Generator().manual_seed(3)
+    codes = torch.randn(5000, 3, generator=g, dtype=torch.float64) ** 3  # not Gaussian, not unit scale
+    held_out = torch.randn(500, 3, generator=g, dtype=torch.float64) ** 3
+    white = ev.whiten_codes(codes, codes)
+    mean, cov = ev.latent_mean_and_covariance(white)
+    assert torch.allclose(mean, torch.zeros(3, dtype=torch.float64), atol=1e-10)
+    assert torch.allclose(cov, torch.eye(3, dtype=torch.float64), atol=1e-10)
+    samples = torch.randn(400, 3, generator=g, dtype=torch.float64)
+    share = ev.far_from_encodings_share(samples, white, ev.whiten_codes(held_out, codes))
+    a = torch.tensor([[50.0, 0, 0], [3, 0.2, 0], [1, -2, 7]], dtype=torch.float64)  # any invertible affine map
+    moved, moved_held_out = codes @ a.T + 4.0, held_out @ a.T + 4.0
+    white_moved = ev.whiten_codes(moved, moved)
+    rotation = torch.linalg.lstsq(white, white_moved).solution  # the two whitenings differ by a rotation
+    assert torch.allclose(rotation @ rotation.T, torch.eye(3, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(white @ rotation, white_moved, atol=1e-6)
+    moved_share = ev.far_from_encodings_share(samples @ rotation, white_moved, ev.whiten_codes(moved_held_out, moved))
+    assert moved_share == share
+    with pytest.raises(ValueError, match="N > D"):
+        ev.whiten_codes(torch.zeros(3, 4), torch.randn(4, 4, generator=g))

@@ -9,7 +9,9 @@ nats per image, and where prior samples land relative to the data's codes.
   without building a graph, a bounded number of images at a time.
 * :func:`latent_mean_and_covariance`, :func:`nearest_neighbour_distance` and
   :func:`far_from_encodings_share` measure, as in chapter 4, whether codes drawn from
-  the prior N(0, I) fall where the encoder put data.
+  the prior N(0, I) fall where the encoder put data; :func:`whiten_codes` expresses codes
+  in coordinates where the training codes have mean 0 and covariance I, so that the same
+  share, measured there, does not depend on the arbitrary scale of an autoencoder's codes.
 
 Every function works on tensors of any device and returns tensors on that device
 (except the scalar summaries, which return Python numbers: they are called once, after
@@ -38,6 +40,7 @@ __all__ = [
     "moment_matched_kl_to_standard_normal",
     "nearest_neighbour_distance",
     "unit_activity",
+    "whiten_codes",
 ]
 
 
@@ -226,6 +229,28 @@ def moment_matched_kl_to_standard_normal(z: torch.Tensor) -> float:
     cov64, mean64 = cov.double(), mean.double()
     logdet = torch.linalg.slogdet(cov64).logabsdet
     return float(0.5 * (torch.trace(cov64) + mean64 @ mean64 - d - logdet))
+
+
+def whiten_codes(z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Codes ``z [M, D]`` in the coordinates where ``reference [N, D]`` has mean 0 and covariance I.
+
+    u = L⁻¹ (z − m), where m and S = L Lᵀ (Cholesky) are the mean and covariance of the
+    reference codes. Any invertible affine map z ↦ A z + b applied to both inputs leaves
+    the result unchanged up to a rotation, so distances between whitened codes — and the
+    off-data share measured on them — do not depend on the scale, offset or orientation
+    of the codes. N(0, I) in these coordinates is the moment-matched N(m, S) of the
+    reference codes. Needs N > D (an invertible covariance).
+    """
+    _check_codes(z, "z")
+    mean, cov = latent_mean_and_covariance(reference)
+    if reference.shape[0] <= reference.shape[1] or z.shape[1] != reference.shape[1]:
+        raise ValueError(
+            f"need reference codes [N, D] with N > D and codes z of the same D, got z "
+            f"{list(z.shape)} and reference {list(reference.shape)}."
+        )
+    lower = torch.linalg.cholesky(cov.double())
+    centred = (z.to(reference) - mean).double()
+    return torch.linalg.solve_triangular(lower, centred.T, upper=False).T.to(reference.dtype)
 
 
 def nearest_neighbour_distance(
