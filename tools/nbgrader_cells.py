@@ -43,7 +43,7 @@ import nbformat
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SCHEMA_VERSION = 3
-DROP_TAGS = frozenset({"solution", "remove-in-student"})
+DROP_TAGS = frozenset({"solution", "remove-in-student", "shows-exercise-answer"})
 
 _EXERCISE = re.compile(r"^\s*(`{3,}|:{3,})\s*\{exercise\}", re.MULTILINE)
 _LABEL = re.compile(r"^\s*:label:\s*(\S+)\s*$", re.MULTILINE)
