@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from exercise_mutants import is_specific, rejections
+from exercise_mutants import is_specific, output_mutants, rejections
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from genmodels.exercises import ExerciseError, vae_practice
@@ -97,7 +97,7 @@ def _iwae_right(lw):
 IWAE_WRONG = {
     "no -log k": (lambda lw: torch.logsumexp(lw, 0), "the 1/k is missing"),
     "mean of log-weights": (lambda lw: lw.mean(0), "mean of the log-weights"),
-    "naive log-mean-exp": (lambda lw: lw.exp().mean(0).log(), "underflows to 0 in float32"),
+    "naive log-mean-exp": (lambda lw: lw.exp().mean(0).log(), "you exponentiated the log-weights"),
     "max only": (lambda lw: lw.max(0).values, "that is the largest log-weight"),
     "max minus log k": (lambda lw: lw.max(0).values - math.log(lw.shape[0]), "adds back"),
     "reduced over images": (
@@ -340,3 +340,94 @@ def test_vae_training_step_mutants_are_rejected_specifically():
     assert len(messages) == len(STEP_MUTANTS)
     generic = {k: m for k, m in messages.items() if not is_specific(m)}
     assert not generic, generic
+
+
+# --- correct variants, new wrong answers and mechanical mutants of 6.1-6.3 ----------------
+
+
+def _kl_distributions(mu, lv):
+    q = Normal(mu, torch.exp(0.5 * lv))
+    return kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).mean(dim=0)
+
+
+def _kl_loop(mu, lv):
+    """One image at a time, summed and divided by N."""
+    total = torch.zeros_like(mu[0])
+    for m, v in zip(mu, lv, strict=True):
+        total = total + 0.5 * (m * m + v.exp() - v - 1)
+    return total / mu.shape[0]
+
+
+def _activity_loop(mu):
+    """Two passes by hand, accumulated in float64, returned in the dtype of mu."""
+    m = mu.double()
+    mean = m.sum(0) / m.shape[0]
+    return ((m - mean) ** 2).sum(0).div(m.shape[0] - 1).to(mu.dtype)
+
+
+def _iwae_loop(lw):
+    """One image at a time with torch.logsumexp."""
+    return torch.stack([torch.logsumexp(lw[:, b], 0) for b in range(lw.shape[1])]) - math.log(lw.shape[0])
+
+
+def _iwae_float64(lw):
+    return (torch.logsumexp(lw.double(), 0) - math.log(lw.shape[0])).to(lw.dtype)
+
+
+RIGHT_61_63 = {
+    "6.1 torch.distributions": (vae_practice.check_kl_per_latent_dimension, _kl_distributions),
+    "6.1 a loop over images": (vae_practice.check_kl_per_latent_dimension, _kl_loop),
+    "6.2 torch.var": (vae_practice.check_activity_per_unit, lambda mu: torch.var(mu, dim=0, correction=1)),
+    "6.2 two passes in float64": (vae_practice.check_activity_per_unit, _activity_loop),
+    "6.3 a loop over images": (vae_practice.check_iwae_from_log_weights, _iwae_loop),
+    "6.3 float64 then cast": (vae_practice.check_iwae_from_log_weights, _iwae_float64),
+}
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT_61_63.values(), ids=RIGHT_61_63.keys())
+def test_right_answers_written_differently_pass(check, answer, capsys):
+    check(answer)
+    assert "correct" in capsys.readouterr().out
+
+
+NEW_WRONG_61_63 = {
+    "6.2 one-pass variance": (
+        vae_practice.check_activity_per_unit,
+        lambda mu: (mu.pow(2).mean(0) - mu.mean(0).pow(2)) * mu.shape[0] / (mu.shape[0] - 1),
+        "a variance does not change under a shift",
+    ),
+    "6.3 exp overflows": (
+        vae_practice.check_iwae_from_log_weights,
+        lambda lw: torch.log(lw.exp().sum(0)) - math.log(lw.shape[0]),
+        "you exponentiated the log-weights",
+    ),
+    "6.3 NaN for k = 1": (
+        vae_practice.check_iwae_from_log_weights,
+        lambda lw: _iwae_right(lw) * (float("nan") if lw.shape[0] == 1 else 1.0),
+        "NaN",
+    ),
+}
+
+
+@pytest.mark.parametrize(("check", "answer", "fragment"), NEW_WRONG_61_63.values(), ids=NEW_WRONG_61_63.keys())
+def test_new_wrong_answers_get_a_specific_message(check, answer, fragment):
+    with pytest.raises(ExerciseError) as err:
+        check(answer)
+    assert fragment in str(err.value)
+    assert is_specific(str(err.value))
+
+
+@pytest.mark.parametrize(
+    ("check", "reference"),
+    [(vae_practice.check_kl_per_latent_dimension, _kl_right),
+     (vae_practice.check_activity_per_unit, _activity_right),
+     (vae_practice.check_iwae_from_log_weights, _iwae_right)],
+    ids=["6.1", "6.2", "6.3"],
+)
+def test_output_mutants_are_rejected(check, reference):
+    mutants = output_mutants(reference)
+    if check is not vae_practice.check_iwae_from_log_weights:
+        del mutants["detached"]  # 6.1 and 6.2 are diagnostics of a trained model, not losses
+    messages = rejections(check, mutants)
+    generic = [name for name, m in messages.items() if not is_specific(m)]
+    assert len(generic) <= len(messages) // 5, generic

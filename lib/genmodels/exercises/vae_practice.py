@@ -160,22 +160,52 @@ def _activity_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor]
     cases = [(label, mu) for label, mu, _ in _latent_cases(generator) if "collapsed" not in label]
     offset = torch.randn(40, 5, generator=generator) * torch.tensor([1.0, 0.1, 0.0, 2.0, 0.05]) + 3.0
     cases.append(("N = 40, D = 5, every unit offset by 3 and one constant unit", offset))
+    far = torch.randn(40, 4, generator=generator, dtype=torch.float64) * torch.tensor([0.1, 0.3, 0.05, 1.0], dtype=torch.float64)
+    cases.append((_FAR_LABEL, (far + _FAR_OFFSET).float()))
     return cases
+
+
+_FAR_OFFSET = 1000.0
+_FAR_LABEL = "N = 40, D = 4, float32 means near 1000 that vary by 0.05 to 1 (activities near the threshold 0.01)"
+
+
+def _require_shift_invariance(ex: Exercise, fn: Callable[..., torch.Tensor], got: object, mu: torch.Tensor,
+                              expected: torch.Tensor, case: str) -> None:
+    """A variance does not change when every mean is shifted: name a one-pass formula's loss
+    of precision by comparing with the answer on the same means shifted back near 0."""
+    __tracebackhide__ = True
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return
+    rtol, atol = 1e-3, 1e-5
+    if torch.allclose(got.detach().to(expected.dtype), expected, rtol=rtol, atol=atol):
+        return
+    near_zero = ex.call(fn, (mu.double() - _FAR_OFFSET).to(mu.dtype))
+    if isinstance(near_zero, torch.Tensor) and near_zero.shape == expected.shape and torch.allclose(
+            near_zero.detach().to(expected.dtype), expected, rtol=rtol, atol=atol):
+        ex.fail(f"your activities are right for means near 0 but wrong for the same means shifted by "
+                f"{_FAR_OFFSET:g}, and a variance does not change under a shift: a one-pass formula "
+                "E[μ²] − E[μ]² cancels catastrophically in float32 when the means are large compared "
+                "with their spread. Subtract each unit's mean before squaring.", case)
 
 
 def check_activity_per_unit(activity_per_unit: Callable[..., torch.Tensor]) -> None:
     """Check Exercise 6.2: ``activity_per_unit(mu [N, D]) -> [D]``, the sample variance
     (N − 1) over the images of each unit's posterior mean.
 
-    Reference: :func:`genmodels.measure.vae_diagnostics.unit_activity`. Book: eq-active-units.
+    Reference: :func:`genmodels.measure.vae_diagnostics.unit_activity` in float64, on hidden
+    inputs with N != D, N = 2, float64, a constant unit, and float32 means near 1000 whose
+    activities sit near the threshold 0.01 (where a one-pass formula loses every digit;
+    the message then says that a variance is shift-invariant). Book: eq-active-units.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(16)
     with Exercise("6.2", "activity_per_unit") as ex:
         for label, mu in _activity_cases(generator):
-            expected = unit_activity(mu)
+            expected = unit_activity(mu.double()).to(mu.dtype)  # float64: exact to float32's precision
             got = ex.call(activity_per_unit, mu)
             _require_per_dimension(ex, got, mu.shape[0], mu.shape[1], label)
+            if label == _FAR_LABEL:
+                _require_shift_invariance(ex, activity_per_unit, got, mu, expected, label)
             ex.compare(
                 got,
                 expected,
@@ -213,9 +243,16 @@ def _iwae_mistakes() -> list[Mistake]:
             lambda lw: lw.mean(0),
         ),
         Mistake(
-            "exp of log-weights around −250 underflows to 0 in float32 and log(0) = −inf. Compute "
-            "log Σ_i exp(a_i) stably: subtract the largest a_i first (torch.logsumexp does this).",
+            "you exponentiated the log-weights: in float32 exp(−250) underflows to 0 (log(0) = −inf) "
+            "and exp(300) overflows to inf. Compute log Σ_i exp(a_i) stably: subtract the largest "
+            "a_i first (torch.logsumexp does this).",
             lambda lw: torch.log(lw.exp().mean(0)),
+        ),
+        Mistake(
+            "you exponentiated the log-weights: in float32 exp(−250) underflows to 0 (log(0) = −inf) "
+            "and exp(300) overflows to inf. Compute log Σ_i exp(a_i) stably: subtract the largest "
+            "a_i first (torch.logsumexp does this).",
+            lambda lw: torch.log(lw.exp().sum(0)) - math.log(lw.shape[0]),
         ),
         Mistake(
             "that is the largest log-weight, max_i log w_i; it approximates the log-sum, but the bound "
@@ -236,6 +273,8 @@ def _iwae_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor]]:
         ("k = 1 sample (the bound is the log-weight)", -230 + torch.randn(1, 6, generator=generator)),
         ("k = 100, B = 1, log-weights near -2000", -2000 + 20 * torch.randn(100, 1, generator=generator)),
         ("k = 5, B = 3, moderate log-weights", torch.randn(5, 3, generator=generator)),
+        ("k = 4, B = 2, log-weights near +300 (exp overflows in float32)", 300 + torch.randn(4, 2, generator=generator)),
+        ("k = 3, B = 2, ties: every log-weight of an image equal", torch.tensor([[-7.0, 40.0]] * 3)),
     ]
     cases.append(("k = 10, B = 4, float64", cases[0][1].double()))
     with_accelerator_copies(cases)
@@ -245,8 +284,11 @@ def _iwae_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor]]:
 def check_iwae_from_log_weights(iwae_from_log_weights: Callable[..., torch.Tensor]) -> None:
     """Check Exercise 6.3: ``iwae_from_log_weights(log_weights [k, B]) -> [B]`` nats.
 
-    Reference: :func:`reference_iwae_from_log_weights` (float64 log-sum-exp). Book:
-    eq-iwae-bound (chapter 5).
+    Reference: :func:`reference_iwae_from_log_weights` (float64 log-sum-exp), on hidden
+    inputs: k = 1, k != B, log-weights from −2000 to +300 (exp under- and overflows in
+    float32), ties, float64; then the gradient with respect to the log-weights (the IWAE
+    objective is trained: it must be the softmax of each image's log-weights).
+    Book: eq-iwae-bound (chapter 5).
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(26)
@@ -272,6 +314,12 @@ def check_iwae_from_log_weights(iwae_from_log_weights: Callable[..., torch.Tenso
                 atol=1e-4,
                 rtol=1e-5,
             )
+        # the bound is also a training objective (IWAE): d bound_b / d log w_ib = softmax_i(log w_ib)
+        log_weights = _iwae_cases(torch.Generator().manual_seed(26))[0][1].clone().requires_grad_()
+        bound = ex.call(iwae_from_log_weights, log_weights)
+        ex.require_gradients(bound, {"log_weights": log_weights},
+                             expected={"log_weights": torch.softmax(log_weights.detach(), dim=0)},
+                             case="gradients of the bounds summed over the images")
 
 
 # --- Exercise 6.6: a VAE training step, built from torch alone ---------------------------
