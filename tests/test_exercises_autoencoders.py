@@ -250,7 +250,7 @@ NEW_WRONG = {
     ),
     "4.1 a Python float": (
         autoencoders.check_gaussian_kl_to_standard_normal,
-        lambda m, s: float(kl_closed_form(m, s)),
+        lambda m, s: kl_closed_form(m, s).detach().item(),
         "not a tensor",
     ),
     "4.2 uniform noise of variance 1": (autoencoders.check_sample_moment_matched, _uniform_noise, "deciles of N(0, 1)"),

@@ -231,7 +231,7 @@ NEW_WRONG = {
     ),
     "5.3 a float per example": (
         vae_objective.check_gaussian_vae_loss,
-        lambda *a: torch.tensor([float(v) for v in loss_right(*a).detach()]),
+        lambda *a: torch.tensor([float(v) for v in loss_right(*a).detach()], dtype=a[0].dtype),
         "carries no gradient",
     ),
     "5.3 mean over the batch": (vae_objective.check_gaussian_vae_loss, lambda *a: loss_right(*a).mean(), "wrong shape"),
@@ -265,3 +265,9 @@ def test_sampler_mutants_are_rejected():
     messages = rejections(vae_objective.check_reparameterized_sample, mutants)
     generic = [name for name, m in messages.items() if not is_specific(m)]
     assert len(generic) <= len(messages) // 5, generic
+
+
+def test_a_float32_computation_of_float64_inputs_passes(capsys):
+    """Tolerances follow the dtype: float32 arithmetic cast back to float64 is not held to 1e-9."""
+    vae_objective.check_kl_closed_form(lambda mu, lv: kl_right(mu.float(), lv.float()).to(mu.dtype))
+    assert "correct" in capsys.readouterr().out

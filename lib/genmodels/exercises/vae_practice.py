@@ -24,6 +24,7 @@ from torch import nn
 
 from genmodels import vae
 from genmodels.exercises._core import Exercise, Mistake, with_accelerator_copies
+from genmodels.exercises.vae_objective import require_order
 from genmodels.measure.vae_diagnostics import kl_per_dimension, unit_activity
 
 
@@ -108,6 +109,7 @@ def check_kl_per_latent_dimension(kl_per_latent_dimension: Callable[..., torch.T
             expected = kl_per_dimension(mu, logvar)
             got = ex.call(kl_per_latent_dimension, mu, logvar)
             _require_per_dimension(ex, got, mu.shape[0], mu.shape[1], label)
+            require_order(ex, got, expected, "latent dimension", label)
             ex.compare(
                 got,
                 expected,
@@ -204,6 +206,7 @@ def check_activity_per_unit(activity_per_unit: Callable[..., torch.Tensor]) -> N
             expected = unit_activity(mu.double()).to(mu.dtype)  # float64: exact to float32's precision
             got = ex.call(activity_per_unit, mu)
             _require_per_dimension(ex, got, mu.shape[0], mu.shape[1], label)
+            require_order(ex, got, expected, "latent unit", label)
             if label == _FAR_LABEL:
                 _require_shift_invariance(ex, activity_per_unit, got, mu, expected, label)
             ex.compare(
@@ -297,6 +300,7 @@ def check_iwae_from_log_weights(iwae_from_log_weights: Callable[..., torch.Tenso
             k, b = log_weights.shape
             expected = reference_iwae_from_log_weights(log_weights)
             got = ex.call(iwae_from_log_weights, log_weights)
+            require_order(ex, got, expected, "image (column)", label)
             if isinstance(got, torch.Tensor) and tuple(got.shape) == (k,) and k != b:
                 ex.fail(
                     f"wrong shape: expected [{b}] (one bound per image), got [{k}]: you reduced over the "
