@@ -431,3 +431,13 @@ def test_output_mutants_are_rejected(check, reference):
     messages = rejections(check, mutants)
     generic = [name for name, m in messages.items() if not is_specific(m)]
     assert len(generic) <= len(messages) // 5, generic
+
+
+def test_vae_training_step_that_converts_the_dtype_is_told_so():
+    reference = make_step()
+
+    def converts(model, optimizer, x, generator):
+        return reference(model, optimizer, x.float(), generator)
+
+    with pytest.raises(ExerciseError, match="do not convert x to another dtype"):
+        vae_practice.check_vae_training_step(converts)

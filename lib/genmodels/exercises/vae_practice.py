@@ -363,11 +363,17 @@ class _ProbeVAE(nn.Module):
         self.decoded: list[torch.Tensor] = []
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dtype != torch.float64:
+            raise TypeError(f"model.encode got x of dtype {x.dtype}, but the check's model and images are "
+                            "float64: do not convert x to another dtype")
         mu, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
         self.encoded.append((mu.detach().clone(), logvar.detach().clone()))
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dtype != torch.float64:
+            raise TypeError(f"model.decode got z of dtype {z.dtype}, but μ and log σ² are float64: do not "
+                            "convert z to another dtype")
         self.decoded.append(z.detach().clone())
         return self.dec(z).view(-1, *self.image_shape)
 
