@@ -180,6 +180,8 @@ def make_step(zero_grad="start", scale="sigma", sample="reparam", kl_sign=1.0, r
             per = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
         elif rec == "mse_sum":
             per = (torch.sigmoid(logits) - x).pow(2).flatten(1).sum(1)
+        elif rec == "mse_mean":
+            per = F.mse_loss(torch.sigmoid(logits), x).expand(x.shape[0])
         elif rec == "default_mean":
             per = F.binary_cross_entropy_with_logits(logits, x).expand(x.shape[0])
         else:  # "log_sigmoid_by_hand"
@@ -270,6 +272,7 @@ STEP_WRONG = {
     "KL by Monte Carlo": (make_step(kl_form="monte carlo"), "one-sample estimate"),
     "summed over the batch": (make_step(batch="sum"), "summed over the 128 images"),
     "squared error": (make_step(rec="mse_sum"), "squared error"),
+    "mean squared error": (make_step(rec="mse_mean"), "mean squared error"),
     "default reduction (mean over pixels)": (make_step(rec="default_mean"), "784 times too small"),
     "sigmoid then BCE": (make_step(rec="sigmoid_bce"), "clamps its log(0) at −100"),
     "log of sigmoid by hand": (make_step(rec="log_sigmoid_by_hand"), "out['reconstruction'] is inf"),

@@ -536,6 +536,9 @@ def _check_values(ex: Exercise, got: dict[str, float], before: _ProbeVAE, x: tor
                          "(binary_cross_entropy_with_logits, or logsigmoid)."),
         (float(squared), "the reconstruction term is a squared error; the decoder is Bernoulli: −log p(x|z) is "
                          "the binary cross-entropy between x and the logits, summed over the pixels."),
+        (float(squared) / n_pixels, "the reconstruction term is a mean squared error (F.mse_loss's default "
+                                    "reduction); the decoder is Bernoulli: −log p(x|z) is the binary cross-entropy "
+                                    "between x and the logits, summed over the pixels, then averaged over the images."),
         (float(squared) * b, "the reconstruction term is a squared error summed over the batch; the decoder is "
                              "Bernoulli (binary cross-entropy on the logits, summed over the pixels, mean over "
                              "the images)."),
