@@ -155,6 +155,26 @@ def test_moment_matched_kl_matches_torch_distributions():
     assert ev.moment_matched_kl_to_standard_normal(torch.randn(20_000, 3, generator=g)) < 0.01
 
 
+def test_moment_matched_samples_have_the_codes_moments():
+    g = gen(14)
+    z = torch.randn(400, 3, generator=g, dtype=torch.float64) @ torch.tensor(
+        [[1.5, 0.0, 0.0], [0.8, 0.6, 0.0], [-0.4, 0.2, 0.3]], dtype=torch.float64) + torch.tensor([3.0, -1.0, 0.5], dtype=torch.float64)
+    m, s = z.numpy().mean(axis=0), np.cov(z.numpy(), rowvar=False)
+    n = 200_000
+    samples = ev.moment_matched_samples(z, n, generator=gen(15))
+    assert samples.shape == (n, 3) and samples.dtype == torch.float64
+    # each sample moment within 6 standard errors (a correct sampler fails with p < 1e-7)
+    mean_se = np.sqrt(np.diag(s) / n)
+    cov_se = np.sqrt((s**2 + np.outer(np.diag(s), np.diag(s))) / n)
+    assert np.all(np.abs(samples.numpy().mean(axis=0) - m) < 6 * mean_se)
+    assert np.all(np.abs(np.cov(samples.numpy(), rowvar=False) - s) < 6 * cov_se)
+    # the same seeded generator gives the same codes, another one others
+    a, b = ev.moment_matched_samples(z, 5, gen(1)), ev.moment_matched_samples(z, 5, gen(1))
+    assert torch.equal(a, b) and not torch.equal(a, ev.moment_matched_samples(z, 5, gen(2)))
+    with pytest.raises(ValueError, match="more codes than dimensions"):
+        ev.moment_matched_samples(z[:3], 5, gen(1))
+
+
 def test_nearest_neighbour_distance_matches_a_kd_tree():
     g = gen(11)
     points = torch.randn(300, 2, generator=g, dtype=torch.float64)

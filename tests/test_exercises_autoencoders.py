@@ -9,6 +9,7 @@ import math
 
 import pytest
 import torch
+from exercise_mutants import generator_mutants, is_specific, output_mutants, rejections
 
 from genmodels.exercises import ExerciseError, autoencoders
 
@@ -118,7 +119,7 @@ def _eps(m, n, g):
 SAMPLER_WRONG = {
     "global random state": (
         lambda m, s, n, g: m + torch.randn(n, m.shape[0]) @ torch.linalg.cholesky(s).T,
-        "seeded alike gave different samples",
+        "draws from the global random state",
     ),
     "forgot the mean": (lambda m, s, n, g: _eps(m, n, g) @ torch.linalg.cholesky(s).T, "add the mean"),
     "times S": (lambda m, s, n, g: m + _eps(m, n, g) @ s, "S²"),
@@ -181,3 +182,120 @@ def test_off_data_wrong_answers(wrong, fragment):
     with pytest.raises(ExerciseError, match=r"^Exercise 4\.3 \(off_data_share\)") as err:
         autoencoders.check_off_data_share(wrong)
     assert fragment in str(err.value)
+
+
+# --- correct variants, new wrong answers and mechanical mutants ---------------------------
+
+
+def kl_cholesky(m, s):
+    """log det S from the Cholesky factor, the trace by a sum of the diagonal."""
+    chol = torch.linalg.cholesky(s)
+    return 0.5 * (torch.diagonal(s).sum() + (m**2).sum() - m.shape[0] - 2 * torch.log(torch.diagonal(chol)).sum())
+
+
+def kl_eigenvalues_float64(m, s):
+    """Through the eigenvalues, in float64, cast back."""
+    lam = torch.linalg.eigvalsh(s.double())
+    return (0.5 * (lam.sum() + m.double().dot(m.double()) - m.shape[0] - lam.log().sum())).to(m.dtype)
+
+
+def sample_columns(m, s, n, g):
+    """Noise as columns: L @ eps.T, transposed back (another operation order)."""
+    chol = torch.linalg.cholesky(s)
+    eps = torch.randn(n, m.shape[0], generator=g, dtype=m.dtype).to(m.device)
+    return (chol @ eps.T).T + m
+
+
+def off_data_broadcast(samples, encodings, radius):
+    nearest = (samples[:, None, :] - encodings[None, :, :]).norm(dim=-1).min(dim=1).values
+    return (nearest > radius).to(samples.dtype).mean()
+
+
+def off_data_squared(samples, encodings, radius):
+    """Squared distances against the squared radius (no square root)."""
+    squared = ((samples[:, None, :] - encodings[None, :, :]) ** 2).sum(-1)
+    return (squared.min(dim=1).values > radius**2).double().mean()
+
+
+RIGHT_VARIANTS = {
+    "4.1 Cholesky": (autoencoders.check_gaussian_kl_to_standard_normal, kl_cholesky),
+    "4.1 eigenvalues in float64": (autoencoders.check_gaussian_kl_to_standard_normal, kl_eigenvalues_float64),
+    "4.2 noise as columns": (autoencoders.check_sample_moment_matched, sample_columns),
+    "4.3 broadcasting": (autoencoders.check_off_data_share, off_data_broadcast),
+    "4.3 squared distances": (autoencoders.check_off_data_share, off_data_squared),
+}
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT_VARIANTS.values(), ids=RIGHT_VARIANTS.keys())
+def test_right_answers_written_differently_pass(check, answer, capsys):
+    check(answer)
+    assert "correct" in capsys.readouterr().out
+
+
+def _uniform_noise(m, s, n, g):
+    eps = (torch.rand(n, m.shape[0], generator=g, dtype=m.dtype) - 0.5) * math.sqrt(12.0)
+    return m + eps @ torch.linalg.cholesky(s).T
+
+
+NEW_WRONG = {
+    "4.1 log of the determinant": (
+        autoencoders.check_gaussian_kl_to_standard_normal,
+        lambda m, s: 0.5 * (torch.trace(s) + m @ m - m.shape[0] - torch.log(torch.det(s))),
+        "log of the determinant",
+    ),
+    "4.1 detached": (
+        autoencoders.check_gaussian_kl_to_standard_normal,
+        lambda m, s: kl_closed_form(m, s).detach(),
+        "carries no gradient",
+    ),
+    "4.1 a Python float": (
+        autoencoders.check_gaussian_kl_to_standard_normal,
+        lambda m, s: kl_closed_form(m, s).detach().item(),
+        "not a tensor",
+    ),
+    "4.2 uniform noise of variance 1": (autoencoders.check_sample_moment_matched, _uniform_noise, "deciles of N(0, 1)"),
+    "4.2 a private generator": (
+        autoencoders.check_sample_moment_matched,
+        lambda m, s, n, g: sample_cholesky(m, s, n, torch.Generator().manual_seed(0)),
+        "ignores its `generator` argument",
+    ),
+    "4.3 at least the radius": (
+        autoencoders.check_off_data_share,
+        lambda s, e, r: (_d(s, e).min(1).values >= r).float().mean(),
+        "strict inequality",
+    ),
+}
+
+
+@pytest.mark.parametrize(("check", "answer", "fragment"), NEW_WRONG.values(), ids=NEW_WRONG.keys())
+def test_new_wrong_answers_get_a_specific_message(check, answer, fragment):
+    with pytest.raises(ExerciseError) as err:
+        check(answer)
+    assert fragment in str(err.value)
+    assert is_specific(str(err.value))
+
+
+@pytest.mark.parametrize(
+    ("check", "reference"),
+    [(autoencoders.check_gaussian_kl_to_standard_normal, kl_closed_form),
+     (autoencoders.check_off_data_share, off_data_broadcast)],
+    ids=["4.1", "4.3"],
+)
+def test_output_mutants_are_rejected(check, reference):
+    mutants = output_mutants(reference)
+    del mutants["transposed"]  # a 0-d answer: transposing changes nothing
+    if check is autoencoders.check_off_data_share:
+        del mutants["detached"]  # a share of samples is a count: it has no gradient to keep
+        del mutants["a Python float"]  # a float is accepted for a one-number answer
+    messages = rejections(check, mutants)
+    generic = [name for name, m in messages.items() if not is_specific(m)]
+    assert len(generic) <= len(messages) // 5, generic
+
+
+def test_sampler_mutants_are_rejected():
+    mutants = {**output_mutants(sample_cholesky, only=("scaled by 1.01", "shifted by 0.01", "negated", "transposed",
+                                                       "first value perturbed", "one value NaN", "a Python float")),
+               **generator_mutants(lambda m, s, n, generator=None: sample_cholesky(m, s, n, generator))}
+    messages = rejections(autoencoders.check_sample_moment_matched, mutants)
+    generic = [name for name, m in messages.items() if not is_specific(m)]
+    assert len(generic) <= len(messages) // 5, generic

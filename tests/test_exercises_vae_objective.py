@@ -8,6 +8,8 @@ import re
 
 import pytest
 import torch
+from exercise_mutants import generator_mutants, is_specific, output_mutants, rejections
+from torch.distributions import Normal, kl_divergence
 
 from genmodels.exercises import ExerciseError, vae_objective
 
@@ -135,3 +137,137 @@ def test_messages_never_contain_solution_code():
         with pytest.raises(ExerciseError) as info:
             vae_objective.check_gaussian_vae_loss(answer)
         assert not re.search(r"torch\.|def |return ", str(info.value))
+
+
+# --- correct answers written differently ---------------------------------------------------
+
+
+def kl_distributions(mu, logvar):
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    return kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(dim=1)
+
+
+def kl_float64_loop(mu, logvar):
+    """A loop over the dimensions, computed in float64 and returned in the inputs' dtype."""
+    total = torch.zeros(mu.shape[0], dtype=torch.float64)
+    for j in range(mu.shape[1]):
+        m, lv = mu[:, j].double(), logvar[:, j].double()
+        total = total + 0.5 * (m * m + torch.exp(lv) - 1 - lv)
+    return total.to(mu.dtype)
+
+
+def sample_normal_(mu, logvar, generator):
+    eps = torch.empty(mu.shape, dtype=mu.dtype).normal_(generator=generator)
+    return eps * (0.5 * logvar).exp() + mu
+
+
+def sample_torch_normal_noise(mu, logvar, generator):
+    eps = torch.normal(torch.zeros_like(mu), torch.ones_like(mu), generator=generator)
+    return mu + logvar.mul(0.5).exp() * eps
+
+
+def loss_distributions(x, x_rec, mu, logvar, sigma):
+    nll = -Normal(x_rec, sigma).log_prob(x).flatten(1).sum(1)
+    return nll + kl_distributions(mu, logvar)
+
+
+def loss_float64_by_pixel_mean(x, x_rec, mu, logvar, sigma):
+    """The squared error as d times its mean, in float64, cast back."""
+    d = x[0].numel()
+    se = d * (x.double() - x_rec.double()).pow(2).flatten(1).mean(1)
+    nll = se / (2 * sigma**2) + d * math.log(sigma) + d / 2 * math.log(2 * math.pi)
+    return (nll + kl_float64_loop(mu, logvar).double()).to(x.dtype)
+
+
+RIGHT_VARIANTS = {
+    "5.1 torch.distributions": (vae_objective.check_kl_closed_form, kl_distributions),
+    "5.1 float64 loop": (vae_objective.check_kl_closed_form, kl_float64_loop),
+    "5.2 Tensor.normal_": (vae_objective.check_reparameterized_sample, sample_normal_),
+    "5.2 torch.normal noise": (vae_objective.check_reparameterized_sample, sample_torch_normal_noise),
+    "5.3 torch.distributions": (vae_objective.check_gaussian_vae_loss, loss_distributions),
+    "5.3 float64, d times the mean": (vae_objective.check_gaussian_vae_loss, loss_float64_by_pixel_mean),
+}
+
+
+@pytest.mark.parametrize(("check", "answer"), RIGHT_VARIANTS.values(), ids=RIGHT_VARIANTS.keys())
+def test_right_answers_written_differently_pass(check, answer, capsys):
+    check(answer)
+    assert "correct" in capsys.readouterr().out
+
+
+# --- wrong answers of the classes of issue 15 -----------------------------------------------
+
+
+def _sample_uniform_noise(mu, logvar, generator):
+    eps = (torch.rand(mu.shape, generator=generator, dtype=mu.dtype) - 0.5) * math.sqrt(12.0)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+NEW_WRONG = {
+    "5.1 detached": (vae_objective.check_kl_closed_form, lambda mu, lv: kl_right(mu, lv).detach(), "carries no gradient"),
+    "5.1 a list of floats": (vae_objective.check_kl_closed_form, lambda mu, lv: kl_right(mu, lv).tolist(), "expected a torch.Tensor"),
+    "5.1 NaN for one example": (
+        vae_objective.check_kl_closed_form,
+        lambda mu, lv: kl_right(mu, lv) * torch.where(torch.arange(len(mu)) == 0, float("nan"), 1.0),
+        "NaN",
+    ),
+    "5.2 uniform noise of variance 1": (vae_objective.check_reparameterized_sample, _sample_uniform_noise,
+                                        "deciles of N(0, 1)"),
+    "5.2 a private generator": (
+        vae_objective.check_reparameterized_sample,
+        lambda mu, lv, g: sample_right(mu, lv, torch.Generator().manual_seed(0)),
+        "ignores its `generator` argument",
+    ),
+    "5.2 global state reseeded": (
+        vae_objective.check_reparameterized_sample,
+        lambda mu, lv, g: (torch.manual_seed(0), mu + torch.exp(0.5 * lv) * torch.randn(mu.shape, dtype=mu.dtype))[1],
+        "ignores its `generator` argument (a fixed seed inside",
+    ),
+    "5.3 density, then its log": (
+        vae_objective.check_gaussian_vae_loss,
+        lambda x, r, mu, lv, s: -_sum(torch.log(torch.exp(-((x - r) ** 2) / (2 * s**2)) / (math.sqrt(2 * math.pi) * s)))
+        + kl_right(mu, lv),
+        "density and then its log",
+    ),
+    "5.3 a float per example": (
+        vae_objective.check_gaussian_vae_loss,
+        lambda *a: torch.tensor([float(v) for v in loss_right(*a).detach()], dtype=a[0].dtype),
+        "carries no gradient",
+    ),
+    "5.3 mean over the batch": (vae_objective.check_gaussian_vae_loss, lambda *a: loss_right(*a).mean(), "wrong shape"),
+}
+
+
+@pytest.mark.parametrize(("check", "answer", "fragment"), NEW_WRONG.values(), ids=NEW_WRONG.keys())
+def test_new_wrong_answers_get_a_specific_message(check, answer, fragment):
+    with pytest.raises(ExerciseError) as err:
+        check(answer)
+    assert fragment in str(err.value)
+    assert is_specific(str(err.value))
+
+
+# --- mechanical mutants of the reference solutions ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "reference"),
+    [(vae_objective.check_kl_closed_form, kl_right), (vae_objective.check_gaussian_vae_loss, loss_right)],
+    ids=["5.1", "5.3"],
+)
+def test_output_mutants_are_rejected(check, reference):
+    messages = rejections(check, output_mutants(reference))
+    generic = [name for name, m in messages.items() if not is_specific(m)]
+    assert len(generic) <= len(messages) // 5, generic
+
+
+def test_sampler_mutants_are_rejected():
+    mutants = {**output_mutants(sample_right), **generator_mutants(lambda mu, lv, generator=None: sample_right(mu, lv, generator))}
+    messages = rejections(vae_objective.check_reparameterized_sample, mutants)
+    generic = [name for name, m in messages.items() if not is_specific(m)]
+    assert len(generic) <= len(messages) // 5, generic
+
+
+def test_a_float32_computation_of_float64_inputs_passes(capsys):
+    """Tolerances follow the dtype: float32 arithmetic cast back to float64 is not held to 1e-9."""
+    vae_objective.check_kl_closed_form(lambda mu, lv: kl_right(mu.float(), lv.float()).to(mu.dtype))
+    assert "correct" in capsys.readouterr().out

@@ -11,7 +11,9 @@ nats per image, and where prior samples land relative to the data's codes.
   :func:`far_from_encodings_share` measure, as in chapter 4, whether codes drawn from
   the prior N(0, I) fall where the encoder put data; :func:`whiten_codes` expresses codes
   in coordinates where the training codes have mean 0 and covariance I, so that the same
-  share, measured there, does not depend on the arbitrary scale of an autoencoder's codes.
+  share, measured there, does not depend on the arbitrary scale of an autoencoder's codes;
+  :func:`moment_matched_samples` draws codes from the Gaussian with the codes' own mean and
+  covariance instead.
 
 Every function works on tensors of any device and returns tensors on that device
 (except the scalar summaries, which return Python numbers: they are called once, after
@@ -38,6 +40,7 @@ __all__ = [
     "kl_per_dimension",
     "latent_mean_and_covariance",
     "moment_matched_kl_to_standard_normal",
+    "moment_matched_samples",
     "nearest_neighbour_distance",
     "unit_activity",
     "whiten_codes",
@@ -251,6 +254,26 @@ def whiten_codes(z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     lower = torch.linalg.cholesky(cov.double())
     centred = (z.to(reference) - mean).double()
     return torch.linalg.solve_triangular(lower, centred.T, upper=False).T.to(reference.dtype)
+
+
+def moment_matched_samples(
+    z: torch.Tensor, n: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``n`` codes drawn from N(m, S), the Gaussian with the sample mean m and covariance S
+    (divided by N − 1) of the codes ``z [N, D]``; returns ``[n, D]`` on ``z``'s device.
+
+    z' = m + L ε with ε ~ N(0, I) drawn from ``generator`` (on the CPU generator, then
+    moved) and L the Cholesky factor of S (L Lᵀ = S): re-centring and re-scaling the
+    prior to the codes (chapter 4, Exercise 4.2). Needs N > D so that S is invertible.
+    """
+    _check_codes(z, "z")
+    check_positive_int(n, "n")
+    if z.shape[0] <= z.shape[1]:
+        raise ValueError(f"need more codes than dimensions for an invertible covariance, got "
+                         f"N={z.shape[0]}, D={z.shape[1]}.")
+    mean, cov = z.mean(dim=0), torch.cov(z.T)
+    eps = torch.randn(n, z.shape[1], generator=generator, dtype=z.dtype).to(z.device)
+    return mean + eps @ torch.linalg.cholesky(cov).T
 
 
 def nearest_neighbour_distance(
