@@ -461,3 +461,46 @@ def test_runs_recorded_by_the_old_benchmark_are_resumed_not_retrained(tmp_path, 
     assert len(recorded) == 70 and section["reused_runs"] == (14 if quick else 70)  # 1 seed if quick
     assert [s["modes_captured"] for s in section["results"][0]["per_seed"]] == \
         list(section["seeds"])
+
+
+# ---------------------------------------------------------------------------- fault injection
+
+
+@pytest.mark.slow
+def test_a_benchmark_killed_mid_run_loses_at_most_the_run_in_flight(tmp_path):
+    """SIGKILL the benchmark as soon as its first run is recorded: --resume then reuses every
+    run it recorded (at most the run in flight is lost) and trains only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs, out = tmp_path / "runs.jsonl", tmp_path / "bench_gan.json"
+    command = [sys.executable, "-m", "genmodels.bench", "--only", "gan", "--steps", "40",
+               "--seeds", "4", "--datasets", "ring", "--configs", "vanilla", "--device", "cpu",
+               "--runs-file", str(runs)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "lib")}
+    process = subprocess.Popen([*command, "--out", "-"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (runs.exists() and runs.read_text().count("\n") >= 1):
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "no run recorded in 120 s"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    printed = process.communicate()[0]
+    assert process.returncode == -signal.SIGKILL
+    recorded = gan_runs.read_finished_runs(runs)
+    finished = printed.count("ring vanilla ")  # runs reported finished before the kill
+    assert 1 <= len(recorded) < 4 and finished <= len(recorded)
+
+    resumed = subprocess.run([*command, "--resume", "--out", str(out)], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    section = json.loads(out.read_text())["gan"]
+    assert section["reused_runs"] == len(recorded)  # nothing recorded was lost
+    assert [s["seed"] for s in section["results"][0]["per_seed"]] == [0, 1, 2, 3]
+    assert len(gan_runs.read_finished_runs(runs)) == 4
+    assert sorted(tmp_path.iterdir()) == sorted([runs, out])  # --resume kept no other copy
