@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core.train import History, fit, minibatches
-from genmodels.core.validation import check_int, check_positive_int
+from genmodels.core.validation import check_float, check_int, check_positive_int, check_tensor
 
 __all__ = [
     "BernoulliRBM",
@@ -304,13 +304,14 @@ def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
     return ((v - recon) ** 2).mean(1)
 
 
-def _check_data(rbm: BernoulliRBM, data: torch.Tensor) -> None:
-    rbm._check_layer(data, rbm.n_visible, "data")
+def _check_data(rbm: BernoulliRBM, data: torch.Tensor, name: str = "data") -> None:
+    rbm._check_layer(data, rbm.n_visible, name)
     if len(data) == 0:
-        raise ValueError("data is empty.")
+        raise ValueError(f"{name} is empty: pass at least one row [1, {rbm.n_visible}].")
+    check_tensor(data, name, hint="values in [0, 1] (binary, or probabilities)")
     if bool(((data < 0) | (data > 1)).any()):
         raise ValueError(
-            "data must hold values in [0, 1] (binary, or probabilities); got values outside; "
+            f"{name} must hold values in [0, 1] (binary, or probabilities); got values outside; "
             "scale images with genmodels.core.data.to_float_images and binarize them."
         )
 
@@ -367,10 +368,11 @@ def train_rbm(
         taken after ``epoch_steps`` updates; the first record (step 0) is the untrained model.
     """
     _check_data(rbm, data)
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int (Gibbs steps per update), got {k!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    check_positive_int(k, "k", hint="Gibbs steps per update")
+    check_positive_int(batch_size, "batch_size")
+    check_float(lr, "lr", minimum=0, open_below=True, hint="learning rate")
+    check_float(momentum, "momentum", minimum=0, maximum=1, open_above=True)
+    check_float(weight_decay, "weight_decay", minimum=0)
     if optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
             rbm.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
@@ -381,8 +383,9 @@ def train_rbm(
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
     param = rbm.weight
     data = data.to(param)
+    if monitor is not None:
+        _check_data(rbm, monitor, "monitor")
     monitor = data[:500] if monitor is None else monitor.to(param)
-    _check_data(rbm, monitor)
     metrics = dict(metrics or {})
 
     @torch.no_grad()
