@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from genmodels.core.constants import LOG_2PI
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor
 
 
 def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
@@ -30,6 +30,27 @@ def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
             f"{name} must have shape {expected} (one point per row), got {list(x.shape)}; "
             "flatten images with x.flatten(1)."
         )
+    check_tensor(x, name, hint="drop or impute the rows with missing values")
+
+
+def _check_mixture(weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor
+                   ) -> torch.Tensor:
+    """Check the parameters of a :class:`GaussianMixture`; return the Cholesky factors."""
+    check_tensor(weights, "weights", ("K",))
+    k = weights.shape[0]
+    check_tensor(means, "means", (f"K={k}", "D"))
+    d = means.shape[1]
+    check_tensor(covariances, "covariances", (f"K={k}", f"D={d}", f"D={d}"))
+    if bool((weights < 0).any()) or abs(float(weights.sum()) - 1.0) > 1e-4:
+        raise ValueError(
+            f"weights must be non-negative and sum to 1, got {weights.tolist()}; "
+            "normalise with weights / weights.sum()."
+        )
+    chol, info = torch.linalg.cholesky_ex(covariances)
+    if bool((info != 0).any()):
+        bad = torch.nonzero(info).flatten().tolist()
+        raise ValueError(f"covariances of components {bad} are not positive definite.")
+    return chol
 
 
 # --------------------------------------------------------------------------- mixtures
@@ -47,25 +68,7 @@ class GaussianMixture:
     def __init__(
         self, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor
     ) -> None:
-        if weights.ndim != 1:
-            raise ValueError(f"weights must have shape [K], got {list(weights.shape)}.")
-        k = weights.shape[0]
-        if means.ndim != 2 or means.shape[0] != k:
-            raise ValueError(f"means must have shape [K={k}, D], got {list(means.shape)}.")
-        d = means.shape[1]
-        if covariances.shape != (k, d, d):
-            raise ValueError(
-                f"covariances must have shape [K={k}, D={d}, D={d}], got {list(covariances.shape)}."
-            )
-        if bool((weights < 0).any()) or abs(float(weights.sum()) - 1.0) > 1e-4:
-            raise ValueError(
-                f"weights must be non-negative and sum to 1, got {weights.tolist()}; "
-                "normalise with weights / weights.sum()."
-            )
-        chol, info = torch.linalg.cholesky_ex(covariances)
-        if bool((info != 0).any()):
-            bad = torch.nonzero(info).flatten().tolist()
-            raise ValueError(f"covariances of components {bad} are not positive definite.")
+        chol = _check_mixture(weights, means, covariances)
         self.weights, self.means, self.covariances = weights, means, covariances
         self._chol = chol
 
@@ -196,13 +199,11 @@ class PPCA:
     """
 
     def __init__(self, W: torch.Tensor, mu: torch.Tensor, sigma2: float) -> None:
-        if W.ndim != 2:
-            raise ValueError(f"W must have shape [D, L], got {list(W.shape)}.")
-        if mu.shape != (W.shape[0],):
-            raise ValueError(f"mu must have shape [D={W.shape[0]}], got {list(mu.shape)}.")
-        if not float(sigma2) > 0:
-            raise ValueError(f"sigma2 must be positive, got {sigma2}.")
-        self.W, self.mu, self.sigma2 = W, mu, float(sigma2)
+        check_tensor(W, "W", ("D", "L"))
+        check_tensor(mu, "mu", (f"D={W.shape[0]}",))
+        self.W, self.mu = W, mu
+        self.sigma2 = check_float(sigma2, "sigma2", minimum=0, open_below=True,
+                                  hint="the noise variance")
 
     @property
     def data_dim(self) -> int:

@@ -57,6 +57,13 @@ def check_float(value: float, name: str, *, minimum: float | None = None,
     return number
 
 
+def _size_of(entry: int | str | None) -> int | None:
+    """The size an entry of a shape demands: an int, a named size ``"K=3"``, or none."""
+    if isinstance(entry, str):
+        return int(entry.split("=")[1]) if "=" in entry else None
+    return entry
+
+
 def _shape_text(shape: Sequence[int | str]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
@@ -66,7 +73,8 @@ def check_tensor(x: torch.Tensor, name: str, shape: Sequence[int | str | None] |
                  ) -> torch.Tensor:
     """Return ``x``, or raise naming ``name`` unless it is a ``torch.Tensor`` (``TypeError``),
     of a floating dtype if ``floating`` (``TypeError``), of ``shape`` (``ValueError``; an entry
-    that is a str or ``None`` matches any size, an int that size), with only finite values if
+    that is ``None`` or a name such as ``"N"`` matches any size, an int or a named size such
+as ``"K=3"`` that size), with only finite values if
     ``finite`` (``ValueError``). ``hint`` follows the expected shape in the message, e.g.
     ``"flatten images with x.reshape(len(x), -1)"``."""
     advice = f"; {hint}" if hint else ""
@@ -78,7 +86,7 @@ def check_tensor(x: torch.Tensor, name: str, shape: Sequence[int | str | None] |
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert "
                         "with .float().")
     if shape is not None and (x.ndim != len(shape) or any(
-            isinstance(s, int) and d != s for d, s in zip(x.shape, shape))):
+            _size_of(s) is not None and d != _size_of(s) for d, s in zip(x.shape, shape))):
         expected = _shape_text(["?" if s is None else s for s in shape])
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}{advice}.")
     if finite and floating and x.numel() and not bool(torch.isfinite(x).all()):
