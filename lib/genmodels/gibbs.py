@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from genmodels.core.validation import check_positive_int, is_int
+from genmodels.core.validation import check_float, check_positive_int, is_int
 
 __all__ = [
     "gibbs_discrete_pair",
@@ -41,12 +41,9 @@ def _check_rho(rho: float) -> float:
         if rho.numel() != 1:
             raise ValueError(f"rho must be a scalar, got a tensor of shape {tuple(rho.shape)}.")
         rho = float(rho)
-    if not isinstance(rho, (int, float)) or not math.isfinite(rho) or not -1.0 < rho < 1.0:
-        raise ValueError(
-            f"rho must be a correlation strictly between -1 and 1, got {rho!r}; "
-            "at |rho| = 1 the conditionals are degenerate and the chain never moves."
-        )
-    return float(rho)
+    return check_float(rho, "rho", minimum=-1.0, maximum=1.0, open_below=True, open_above=True,
+                       hint="a correlation strictly between -1 and 1; at |rho| = 1 the "
+                       "conditionals are degenerate and the chain never moves")
 
 
 def _discrete_pair_start(

@@ -86,7 +86,7 @@ as ``"K=3"`` that size), with only finite values if
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert "
                         "with .float().")
     if shape is not None and (x.ndim != len(shape) or any(
-            _size_of(s) is not None and d != _size_of(s) for d, s in zip(x.shape, shape))):
+            _size_of(s) is not None and d != _size_of(s) for d, s in zip(x.shape, shape, strict=True))):
         expected = _shape_text(["?" if s is None else s for s in shape])
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}{advice}.")
     if finite and floating and x.numel() and not bool(torch.isfinite(x).all()):

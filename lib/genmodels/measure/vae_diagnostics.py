@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genmodels import vae
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int
 
 __all__ = [
     "active_units",
@@ -90,8 +90,7 @@ def unit_activity(mu: torch.Tensor) -> torch.Tensor:
 
 
 def _check_threshold(threshold: float) -> None:
-    if not isinstance(threshold, int | float) or threshold < 0:
-        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}.")
+    check_float(threshold, "threshold", minimum=0, hint="a variance of posterior means")
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
