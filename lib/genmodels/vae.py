@@ -375,14 +375,14 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x), each ``[B, latent_dim]``, for ``x`` ``[B, *image_shape]``."""
-        check_batch(x, self.image_shape)
+        check_batch(x, self.image_shape, model=self)
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters of p(x|z) for codes ``z`` ``[B, latent_dim]``: logits (Bernoulli) or
         the mean (Gaussian), shape ``[B, *image_shape]``."""
-        check_latent(z, self.latent_dim)
+        check_latent(z, self.latent_dim, model=self)
         out = self.decoder(z)
         return torch.sigmoid(out) if self.likelihood == "gaussian" else out
 

@@ -134,3 +134,14 @@ def check_positive_int_fields(obj: object, names: Iterable[str]) -> None:
     owner = type(obj).__name__
     for name in names:
         check_positive_int(getattr(obj, name), f"{owner}.{name}")
+
+
+def check_dtype_of_model(x: torch.Tensor, model: torch.nn.Module, name: str = "x") -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``x`` has the dtype of ``model``'s
+    parameters (a float64 or float16 batch into a float32 network would otherwise fail deep
+    inside torch with "mat1 and mat2 must have the same dtype")."""
+    param = next(model.parameters(), None)
+    if param is not None and isinstance(x, torch.Tensor) and x.dtype != param.dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype}, but the model's parameters are {param.dtype}; convert "
+            f"the input with {name}.to({param.dtype}) (or the model with model.to({x.dtype})).")

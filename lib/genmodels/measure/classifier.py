@@ -34,7 +34,7 @@ from genmodels.core.data import (
 )
 from genmodels.core.device import describe_device, pick_device
 from genmodels.core.train import fit, minibatches
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_dtype_of_model, check_positive_int
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -116,11 +116,12 @@ class FashionClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``[N, 10]`` of images ``x`` ``[N, 1, 28, 28]`` (with gradients)."""
-        return self.head(self._features(check_float_images(x, "x")))
+        check_dtype_of_model(check_float_images(x, "x"), self, "x")
+        return self.head(self._features(x))
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, fn, out_dim: int, batch_size: int) -> torch.Tensor:
-        x = check_float_images(x, "x")
+        check_dtype_of_model(check_float_images(x, "x"), self, "x")
         check_positive_int(batch_size, "batch_size")
         layout = _evaluation_layout(self.device)
         if layout is not None:
