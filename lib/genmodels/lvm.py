@@ -132,6 +132,13 @@ def _kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None
     return torch.stack(centres)
 
 
+def _check_em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float) -> None:
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}.")
+    _check_points(x, mixture.dim)
+    check_float(reg, "reg", minimum=0, hint="the ridge added to each covariance")
+
+
 def em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float = 1e-6) -> GaussianMixture:
     """One expectation-maximisation step for a Gaussian mixture on points ``x`` ``[N, D]``.
 
@@ -139,6 +146,7 @@ def em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float = 1e-6) -> Gau
     μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg·I.
     The log-likelihood never decreases (up to ``reg``). Book: eq-gmm (chapter 2).
     """
+    _check_em_step(mixture, x, reg)
     r = mixture.responsibilities(x)  # [N, K]
     nk = r.sum(0).clamp_min(torch.finfo(x.dtype).tiny)  # [K]
     means = (r.T @ x) / nk[:, None]
@@ -165,6 +173,8 @@ def fit_gaussian_mixture(
     _check_points(x, None)
     check_positive_int(n_components, "n_components")
     check_positive_int(n_iter, "n_iter")
+    check_float(tol, "tol", minimum=0, hint="the smallest improvement of the mean log-likelihood")
+    check_float(reg, "reg", minimum=0, hint="the ridge added to each covariance")
     n, d = x.shape
     if n < n_components:
         raise ValueError(f"need at least n_components={n_components} points, got {n}.")
@@ -336,7 +346,8 @@ class PPCAPosteriorVAE(nn.Module):
         self.latent_dim = self.ppca.latent_dim
         self.image_shape = (self.ppca.data_dim,)
         self.sigma = math.sqrt(self.ppca.sigma2)
-        self.mean_shift, self.logvar_shift = float(mean_shift), float(logvar_shift)
+        self.mean_shift = check_float(mean_shift, "mean_shift")
+        self.logvar_shift = check_float(logvar_shift, "logvar_shift")
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log-variance) of q(z|x), each ``[B, L]``: the exact posterior, shifted."""

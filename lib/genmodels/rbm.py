@@ -72,6 +72,7 @@ class BernoulliRBM(nn.Module):
         super().__init__()
         check_positive_int(n_visible, "n_visible")
         check_positive_int(n_hidden, "n_hidden")
+        check_float(init_std, "init_std", minimum=0, hint="the std of the initial weights")
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         w = torch.randn(n_visible, n_hidden, generator=generator) * init_std
@@ -244,7 +245,7 @@ def pseudo_log_likelihood(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
     partition function). Costs D free-energy evaluations, vectorised; returns ``[B]`` in
     nats (higher is better). Book: eq-rbm-free-energy (chapter 3).
     """
-    rbm._check_layer(v, rbm.n_visible, "v")
+    _check_data(rbm, v, "v")
     batch, dim = v.shape
     f_v = rbm.free_energy(v)  # [B]
     eye = torch.eye(dim, dtype=v.dtype, device=v.device)
@@ -290,6 +291,7 @@ def exact_log_likelihood(
     Only for small ``n_hidden`` (see :func:`log_partition_function`; pass ``log_z`` to
     reuse it). Book: eq-rbm-free-energy (chapter 3).
     """
+    _check_data(rbm, v, "v")
     if log_z is None:
         log_z = log_partition_function(rbm)
     return -rbm.free_energy(v).double() - log_z
@@ -300,6 +302,7 @@ def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
 
     Cheap to monitor, but not a likelihood: it can fall while the model gets worse.
     """
+    _check_data(rbm, v, "v")
     recon = rbm.visible_probs(rbm.hidden_probs(v))
     return ((v - recon) ** 2).mean(1)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genmodels.core.validation import check_float
+from genmodels.core.validation import check_float, check_tensor
 
 __all__ = [
     "DatasetChecksumError",
@@ -638,14 +638,17 @@ def binarize(
     on every device. Without one: the threshold ``x > 0.5``. Returns ``x``'s dtype and
     device. ``validate=False`` skips the range check (a device sync) in hot loops.
     """
-    if not x.dtype.is_floating_point:
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
         raise TypeError(
-            f"binarize expects float intensities in [0, 1], got {x.dtype}; "
+            f"binarize expects float intensities x in [0, 1], got "
+            f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}; "
             "convert with to_float_images first."
         )
+    if validate:
+        check_tensor(x, "x", hint="intensities in [0, 1]")
     if validate and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
-            "binarize expects intensities in [0, 1]; got values outside it "
+            "binarize expects intensities x in [0, 1]; got values outside it "
             f"(min {x.min().item():.3g}, max {x.max().item():.3g})."
         )
     if generator is None:

@@ -71,24 +71,24 @@ def _shape_text(shape: Sequence[int | str]) -> str:
 def check_tensor(x: torch.Tensor, name: str, shape: Sequence[int | str | None] | None = None, *,
                  floating: bool = True, finite: bool = True, hint: str | None = None
                  ) -> torch.Tensor:
-    """Return ``x``, or raise naming ``name`` unless it is a ``torch.Tensor`` (``TypeError``),
-    of a floating dtype if ``floating`` (``TypeError``), of ``shape`` (``ValueError``; an entry
-    that is ``None`` or a name such as ``"N"`` matches any size, an int or a named size such
-as ``"K=3"`` that size), with only finite values if
-    ``finite`` (``ValueError``). ``hint`` follows the expected shape in the message, e.g.
-    ``"flatten images with x.reshape(len(x), -1)"``."""
+    """Return ``x``, or raise naming ``name`` unless, in this order, it is a ``torch.Tensor``
+    (``TypeError``), of ``shape`` (``ValueError``; an entry that is ``None`` or a name such as
+    ``"N"`` matches any size, an int or a named size such as ``"K=3"`` that size), of a
+    floating dtype if ``floating`` (``TypeError``), with only finite values if ``finite``
+    (``ValueError``). ``hint`` ends the shape and value messages, e.g. ``"flatten images
+    with x.reshape(len(x), -1)"``."""
     advice = f"; {hint}" if hint else ""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor"
                         f"{' of shape ' + _shape_text(['?' if s is None else s for s in shape]) if shape is not None else ''}, "
                         f"got {type(x).__name__}; convert with torch.as_tensor(...).")
-    if floating and not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert "
-                        "with .float().")
     if shape is not None and (x.ndim != len(shape) or any(
             _size_of(s) is not None and d != _size_of(s) for d, s in zip(x.shape, shape, strict=True))):
         expected = _shape_text(["?" if s is None else s for s in shape])
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}{advice}.")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; convert "
+                        "with .float().")
     if finite and floating and x.numel() and not bool(torch.isfinite(x).all()):
         what = "NaN" if bool(torch.isnan(x).any()) else "an infinite value"
         raise ValueError(f"{name} contains {what}: every value must be finite{advice}.")
@@ -145,3 +145,12 @@ def check_dtype_of_model(x: torch.Tensor, model: torch.nn.Module, name: str = "x
         raise TypeError(
             f"{name} has dtype {x.dtype}, but the model's parameters are {param.dtype}; convert "
             f"the input with {name}.to({param.dtype}) (or the model with model.to({x.dtype})).")
+
+
+def check_float_fields(obj: object, names: Iterable[str], **limits: float | bool) -> None:
+    """Check that each attribute ``names`` of ``obj`` (a settings dataclass) is a finite real
+    number within ``limits`` (the keywords of :func:`check_float`); the message names the
+    field as ``ClassName.field``."""
+    owner = type(obj).__name__
+    for name in names:
+        check_float(getattr(obj, name), f"{owner}.{name}", **limits)  # type: ignore[arg-type]

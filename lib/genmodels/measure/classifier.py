@@ -34,7 +34,7 @@ from genmodels.core.data import (
 )
 from genmodels.core.device import describe_device, pick_device
 from genmodels.core.train import fit, minibatches
-from genmodels.core.validation import check_dtype_of_model, check_positive_int
+from genmodels.core.validation import check_dtype_of_model, check_positive_int, check_tensor
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -122,6 +122,7 @@ class FashionClassifier(nn.Module):
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, fn, out_dim: int, batch_size: int) -> torch.Tensor:
         check_dtype_of_model(check_float_images(x, "x"), self, "x")
+        check_tensor(x, "x", hint="images from a generator that diverged?")
         check_positive_int(batch_size, "batch_size")
         layout = _evaluation_layout(self.device)
         if layout is not None:

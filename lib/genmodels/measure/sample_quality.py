@@ -257,8 +257,8 @@ def classifier_frechet_distance(
     ``.features(x) -> [N, F]`` method (e.g. ``genmodels.measure.classifier.load_fashion_classifier()``).
     Features are computed in batches without gradients on the classifier's device.
     """
-    check_float_images(images_a, "images_a")
-    check_float_images(images_b, "images_b")
+    check_tensor(check_float_images(images_a, "images_a"), "images_a")
+    check_tensor(check_float_images(images_b, "images_b"), "images_b")
     device = _classifier_device(classifier)
     fa = _batched(classifier.features, images_a, batch_size, device)
     fb = _batched(classifier.features, images_b, batch_size, device)
@@ -292,7 +292,7 @@ class FrechetReference:
     def __init__(
         self, images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
     ) -> None:
-        check_float_images(images, "images")
+        check_tensor(check_float_images(images, "images"), "images")
         check_positive_int(batch_size, "batch_size")
         self.classifier = classifier
         self.batch_size = batch_size
@@ -302,7 +302,7 @@ class FrechetReference:
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
         """The classifier's features ``[N, F]`` (CPU) of float images ``[N, 1, 28, 28]``."""
-        check_float_images(images, "images")
+        check_tensor(check_float_images(images, "images"), "images")
         return _batched(self.classifier.features, images, self.batch_size, self._device)
 
     def __call__(self, images: torch.Tensor) -> float:
