@@ -304,8 +304,14 @@ def load_fashion_classifier(
                 f"the cached classifier {path} has version {config.get('version')}, expected "
                 f"{CLASSIFIER_VERSION}; delete it or call load_fashion_classifier(retrain=True)."
             )
-        model.test_accuracy = config["test_accuracy"]
-        model.info = dict(config["info"])
+        try:
+            model.test_accuracy = config["test_accuracy"]
+            model.info = dict(config["info"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"the cached classifier {path} lacks its test accuracy or info ({err!r}); "
+                "delete it or call load_fashion_classifier(retrain=True)."
+            ) from err
         return model.eval()
     if verbose:
         print(
