@@ -116,7 +116,7 @@ vendor:
 
 bench: $(STAMP)
 	$(MAKE) --no-print-directory classifier
-	GENMODELS_PROGRESS=0 $(BIN)/python -m genmodels.bench $(BENCH_ARGS)
+	GENMODELS_PROGRESS=0 $(BIN)/python -m genmodels.bench --publish $(BENCH_ARGS)
 
 freeze: $(STAMP)
 	@{ sed -n '1,3p' requirements.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^genmodels' \

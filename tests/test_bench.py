@@ -249,7 +249,7 @@ def test_main_calls_every_section_alike_with_its_settings(tmp_path, monkeypatch,
         cli.main(["--only", "gibbs,vae", "--out", str(tmp_path / "x.json")])
 
 
-def test_gan_settings_explain_bad_input():
+def test_gan_settings_explain_bad_input(capsys):
     with pytest.raises(ValueError, match=r"n_seeds \(--seeds\) must be a positive int, got 0"):
         gan_runs.GanBenchSettings(n_seeds=0)
     with pytest.raises(ValueError, match="unknown dataset 'moons'.*ring, grid"):
@@ -260,8 +260,10 @@ def test_gan_settings_explain_bad_input():
         gan_runs.GanBenchSettings(configs=("nope",))
     with pytest.raises(TypeError, match="settings must be a GanBenchSettings"):
         gan_runs.run_gan_section(toy_gan.ToyGanSettings(), log=None)
-    with pytest.raises(SystemExit, match="--seeds"):
+    with pytest.raises(SystemExit):
         cli.main(["--only", "gan", "--seeds", "0", "--out", "-"])
+    assert "argument --seeds: expected a positive int (seeds per GAN), got '0'" in \
+        capsys.readouterr().err
     with pytest.raises(ValueError, match=r"VaeBenchSettings.epochs \(or None\) must be a positive"):
         sections.VaeBenchSettings(epochs=0)
 
@@ -274,37 +276,149 @@ def tiny_gan_run(*extra: str) -> list[str]:
             "vanilla", "--device", "cpu", *extra]
 
 
-def test_a_full_run_writes_into_the_package(tmp_path, monkeypatch, capsys):
-    package, cwd = tmp_path / "package_results", tmp_path / "cwd"
-    package.mkdir()
-    cwd.mkdir()
+@pytest.fixture
+def package_and_build(tmp_path, monkeypatch):
+    """The package's results folder and the build folder, both in tmp; the current folder
+    is a third one, which nothing may touch."""
+    package, build, cwd = tmp_path / "package_results", tmp_path / "build", tmp_path / "cwd"
+    for folder in (package, cwd):
+        folder.mkdir()
     monkeypatch.setattr(results, "RESULTS_DIR", package)
+    monkeypatch.setattr(cli, "BUILD_DIR", build)
+    monkeypatch.setattr(cli, "QUICK_DIR", build / "quick")
+    monkeypatch.setattr(cli, "DEFAULT_RUNS_FILE", build / "gan_runs.jsonl")
     monkeypatch.chdir(cwd)
-    cli.main(tiny_gan_run())
-    assert f"wrote {package / 'bench_gan.json'}" in capsys.readouterr().out
-    assert results.load_results("gan")["quick"] is False  # what the chapters read
-    assert (cwd / cli.DEFAULT_RUNS_FILE).is_file()  # the runs log stays outside the package
-    assert sorted(p.name for p in package.iterdir()) == ["bench_gan.json"]
+    yield package, build
+    assert list(cwd.iterdir()) == []  # never relative to the current folder
 
 
-def test_a_quick_run_never_writes_into_the_package(tmp_path, monkeypatch, capsys):
-    package, cwd = tmp_path / "package_results", tmp_path / "cwd"
-    package.mkdir()
-    cwd.mkdir()
-    monkeypatch.setattr(results, "RESULTS_DIR", package)
-    monkeypatch.chdir(cwd)
+def test_only_a_full_run_asked_for_writes_into_the_package(package_and_build, capsys):
+    package, build = package_and_build
+    cli.main(tiny_gan_run())  # a full run, not asked for: the build folder
+    printed = capsys.readouterr().out
+    assert f"results go to {build}/, not into the package ({package})" in printed
+    assert f"wrote {build / 'bench_gan.json'}" in printed
+    assert (build / "gan_runs.jsonl").is_file()  # the runs log stays outside the package
+    assert list(package.iterdir()) == []
+
+
+def test_publish_needs_a_full_run(package_and_build, capsys):
+    package, _ = package_and_build
+    for extra in (["--quick"], ["--steps", "3"], ["--seeds", "1"], ["--datasets", "ring"],
+                  ["--out", "x.json"], ["--seed", "2"]):
+        with pytest.raises(SystemExit):
+            cli.main(["--only", "gan", "--publish", *extra])
+        assert f"--publish replaces the book's results, so it needs a full run; drop {extra[0]}" \
+            in capsys.readouterr().err
+    assert list(package.iterdir()) == []
+
+
+def test_publish_writes_into_the_package(package_and_build, monkeypatch, capsys):
+    package, _ = package_and_build
+
+    def fake_gibbs(settings=None, *, quick=False, seed=0, device=None, log=print):
+        return results.load_results(DATA.parent.parent / "lib" / "genmodels" / "results"
+                                    / "bench_gibbs.json")["gibbs"]
+
+    monkeypatch.setattr(cli, "SECTIONS", {**cli.SECTIONS,
+                                          "gibbs": cli.SECTIONS["gibbs"]._replace(run=fake_gibbs)})
+    cli.main(["--only", "gibbs", "--publish", "--device", "cpu"])
+    assert f"wrote {package / 'bench_gibbs.json'}" in capsys.readouterr().out
+    assert results.load_results("gibbs")["quick"] is False  # what the chapters read
+
+
+def test_a_quick_run_never_writes_into_the_package(package_and_build, tmp_path, capsys):
+    package, build = package_and_build
     cli.main(tiny_gan_run("--quick"))
     printed = capsys.readouterr().out
-    quick = Path("_build/bench/quick")
+    quick = build / "quick"
     assert f"results go to {quick}/, not into the package ({package})" in printed
     assert f"wrote {quick / 'bench_gan.json'}" in printed
-    assert json.loads((cwd / quick / "bench_gan.json").read_text())["quick"] is True
-    assert (cwd / quick / "gan_runs.jsonl").is_file()
-    assert not (cwd / cli.DEFAULT_RUNS_FILE).exists()  # a full run's log is left alone
+    assert json.loads((quick / "bench_gan.json").read_text())["quick"] is True
+    assert (quick / "gan_runs.jsonl").is_file()
+    assert not (build / "gan_runs.jsonl").exists()  # a full run's log is left alone
     assert list(package.iterdir()) == []
     cli.main(tiny_gan_run("--quick", "--data-dir", str(tmp_path / "elsewhere")))
     assert (tmp_path / "elsewhere" / "bench_gan.json").is_file()
     assert list(package.iterdir()) == []
+
+
+def test_the_default_folders_belong_to_the_checkout_not_the_current_folder():
+    root = Path(__file__).resolve().parents[1]
+    assert cli.BUILD_DIR == root / "_build" / "bench"
+    assert cli.QUICK_DIR.parent == cli.DEFAULT_RUNS_FILE.parent == cli.BUILD_DIR
+
+
+def test_a_run_without_resume_keeps_the_previous_runs_log(tmp_path, capsys):
+    """Issue 18: starting the benchmark emptied the runs log before any run finished."""
+    runs = tmp_path / "runs.jsonl"
+    previous = '{"key": "k", "result": {"seed": 0}}\n'
+    runs.write_text(previous)
+    logged = []
+    gan_runs.run_gan_bench(seeds=[0], datasets=["ring"], configs=[toy_gan.GAN_CONFIGS[0]],
+                           settings=toy_gan.ToyGanSettings(steps=2, n_eval=20),
+                           device=torch.device("cpu"), log=logged.append, runs_file=runs)
+    (kept,) = [p for p in tmp_path.iterdir() if p != runs]
+    assert kept.read_text() == previous
+    assert kept.name.startswith("runs.") and kept.suffix == ".jsonl"
+    assert any(f"kept the previous runs log as {kept}" in line for line in logged)
+    assert len(runs.read_text().splitlines()) == 1  # this run's
+
+
+def test_runs_log_and_json_replace_a_symlink_rather_than_write_through_it(tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    out, runs = tmp_path / "bench_gan.json", tmp_path / "runs.jsonl"
+    out.symlink_to(target)
+    runs.symlink_to(target)
+    cli.main(tiny_gan_run("--out", str(out), "--runs-file", str(runs), "--resume"))
+    assert target.read_text() == "precious\n"
+    assert not out.is_symlink() and json.loads(out.read_text())["section"] == "gan"
+    assert not runs.is_symlink() and len(runs.read_text().splitlines()) == 1
+
+
+def test_outputs_never_overwrite_a_tracked_source(tmp_path, capsys):
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    source = root / "README.md"
+    before = source.read_bytes()
+    for flags in (["--out", str(source)], ["--runs-file", str(source), "--out", "-"],
+                  ["--data-dir", str(root / "lib" / "genmodels" / "results")]):
+        with pytest.raises((SystemExit, ValueError)) as caught:
+            cli.main(tiny_gan_run(*flags))
+        assert "tracked by git" in str(caught.value) or "only a full run with --publish" \
+            in str(caught.value), flags
+    assert source.read_bytes() == before
+    assert shutil.which("git")
+
+
+def test_resume_rejects_a_run_without_a_result_before_training(tmp_path, monkeypatch):
+    runs = tmp_path / "runs.jsonl"
+    settings = toy_gan.ToyGanSettings(steps=2, n_eval=20)
+    config = toy_gan.GAN_CONFIGS[0]
+    runs.write_text(json.dumps({"key": gan_runs.run_key("ring", config, settings, 0),
+                                "result": {}}) + "\n")
+    monkeypatch.setattr(gan_runs, "_one_run", lambda *a: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"line 1: not a run of the benchmark.*missing \['seed'"):
+        gan_runs.run_gan_bench(seeds=[0, 1], datasets=["ring"], configs=[config],
+                               settings=settings, device=torch.device("cpu"), log=None,
+                               runs_file=runs, resume=True)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--only", ","], "no section named in ','"),
+    (["--jobs", "0"], "argument --jobs: expected a positive int (worker processes), got '0'"),
+    (["--steps", "0"], "argument --steps: expected a positive int (training steps per GAN)"),
+    (["--threads", "-2"], "argument --threads: expected a positive int (torch CPU threads)"),
+    (["--vae-epochs", "x"], "argument --vae-epochs: expected a positive int (VAE epochs)"),
+])
+def test_bad_options_are_usage_errors(flags, message, capsys, monkeypatch):
+    monkeypatch.setattr(gan_runs, "_one_run", lambda *a: pytest.fail("trained"))
+    with pytest.raises(SystemExit) as caught:
+        cli.main([*flags, "--out", "-"] if flags[0] != "--only" else flags)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- resume keys
@@ -347,3 +461,46 @@ def test_runs_recorded_by_the_old_benchmark_are_resumed_not_retrained(tmp_path, 
     assert len(recorded) == 70 and section["reused_runs"] == (14 if quick else 70)  # 1 seed if quick
     assert [s["modes_captured"] for s in section["results"][0]["per_seed"]] == \
         list(section["seeds"])
+
+
+# ---------------------------------------------------------------------------- fault injection
+
+
+@pytest.mark.slow
+def test_a_benchmark_killed_mid_run_loses_at_most_the_run_in_flight(tmp_path):
+    """SIGKILL the benchmark as soon as its first run is recorded: --resume then reuses every
+    run it recorded (at most the run in flight is lost) and trains only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs, out = tmp_path / "runs.jsonl", tmp_path / "bench_gan.json"
+    command = [sys.executable, "-m", "genmodels.bench", "--only", "gan", "--steps", "40",
+               "--seeds", "4", "--datasets", "ring", "--configs", "vanilla", "--device", "cpu",
+               "--runs-file", str(runs)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "lib")}
+    process = subprocess.Popen([*command, "--out", "-"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (runs.exists() and runs.read_text().count("\n") >= 1):
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "no run recorded in 120 s"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    printed = process.communicate()[0]
+    assert process.returncode == -signal.SIGKILL
+    recorded = gan_runs.read_finished_runs(runs)
+    finished = printed.count("ring vanilla ")  # runs reported finished before the kill
+    assert 1 <= len(recorded) < 4 and finished <= len(recorded)
+
+    resumed = subprocess.run([*command, "--resume", "--out", str(out)], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    section = json.loads(out.read_text())["gan"]
+    assert section["reused_runs"] == len(recorded)  # nothing recorded was lost
+    assert [s["seed"] for s in section["results"][0]["per_seed"]] == [0, 1, 2, 3]
+    assert len(gan_runs.read_finished_runs(runs)) == 4
+    assert sorted(tmp_path.iterdir()) == sorted([runs, out])  # --resume kept no other copy

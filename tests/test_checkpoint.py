@@ -124,3 +124,30 @@ def test_map_location(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", _trained_model(), CONFIG)
     model, _, _ = load_checkpoint(path, build, map_location="cpu")
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_every_truncation_and_text_file_is_a_value_error(tmp_path):
+    """Issue 18: a truncated file raised a bare OSError at 41 of 89 cut points, some text
+    files a KeyError: callers that catch ValueError (the classifier cache) missed them."""
+    path = save_checkpoint(tmp_path / "m.pt", _trained_model(), CONFIG)
+    raw = path.read_bytes()
+    cut = tmp_path / "cut.pt"
+    for n in sorted(set(range(0, len(raw), max(1, len(raw) // 89))) | {1, len(raw) - 1}):
+        cut.write_bytes(raw[:n])
+        with pytest.raises(ValueError, match="cannot be loaded safely|not a genmodels checkpoint"):
+            load_checkpoint(cut, build)
+    for text in ("", "hello", "PK\x03\x04 not a zip", "{'config': 1}", "\x80\x02}q\x00."):
+        cut.write_text(text)
+        with pytest.raises(ValueError):
+            load_checkpoint(cut, build)
+
+
+def test_missing_config_and_other_version_are_named(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save({"format": "genmodels-checkpoint", "version": 1, "state_dict": {}}, path)
+    with pytest.raises(ValueError, match="has no config.*incomplete"):
+        load_checkpoint(path, build)
+    torch.save({"format": "genmodels-checkpoint", "version": 99, "config": {}, "state_dict": {}},
+               path)
+    with pytest.raises(ValueError, match="format version 99, but this code reads version 1"):
+        load_checkpoint(path, build)

@@ -199,3 +199,16 @@ def test_training_is_adam_with_warm_up_and_linear_decay_over_shuffled_passes(mon
     for (name, got), (_, want) in zip(model.state_dict().items(), reference.state_dict().items(),
                                       strict=True):
         torch.testing.assert_close(got, want, msg=name)
+
+
+def test_a_truncated_cache_gets_the_delete_or_retrain_advice(tmp_path):
+    """Issue 18: a truncated checkpoint raised a bare OSError, skipping this advice."""
+    path = classifier.classifier_cache_path(seed=0, cache_dir=tmp_path)
+    model = FashionClassifier()
+    model.test_accuracy, model.info = 0.5, {}
+    classifier.save_fashion_classifier(model, path)
+    raw = path.read_bytes()
+    for cut in (len(raw) // 3, len(raw) // 2, len(raw) - 100):
+        path.write_bytes(raw[:cut])
+        with pytest.raises(ValueError, match="delete it or call load_fashion_classifier"):
+            classifier.load_fashion_classifier("cpu", cache_dir=tmp_path, verbose=False)

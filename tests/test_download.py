@@ -175,3 +175,79 @@ def test_unreachable_server_says_how_to_get_the_data_by_hand(cache):
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "download the 4 files" in msg and str(cache / "fashion-mnist") in msg
     assert _files_under(cache) == []
+
+
+class TricklingServer(LocalServer):
+    """Promises a whole file and sends one byte every 20 ms: each read returns in time,
+    the transfer never ends."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.requests = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                try:
+                    for _ in range(100000):
+                        self.wfile.write(b"\x1f")
+                        self.wfile.flush()
+                        time.sleep(0.02)
+                except OSError:
+                    pass  # the client gave up
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+
+def test_a_trickling_server_is_abandoned_at_the_overall_deadline(cache):
+    """Issue 18: the timeout was per read, so a server trickling bytes was never given up."""
+    import time
+
+    server = TricklingServer()
+    try:
+        start = time.monotonic()
+        with pytest.raises(data.DatasetDownloadError, match=r"deadline of 1 s \(timeout=...\)"):
+            data.load_fashion_mnist("test", cache_dir=cache, base_url=server.url, timeout=1.0)
+        assert time.monotonic() - start < 10
+    finally:
+        server.close()
+    assert _files_under(cache) == []
+    with pytest.raises(ValueError, match="timeout must be a finite number > 0"):
+        data.load_fashion_mnist("test", cache_dir=cache, base_url=server.url, timeout=float("nan"))
+
+
+def test_part_files_of_killed_downloads_are_cleaned_but_not_live_ones(server, cache):
+    import fcntl
+    import os
+
+    folder = cache / "fashion-mnist"
+    folder.mkdir(parents=True)
+    stale = folder / f".{IMAGES}.k1ll3d.part"  # a download killed mid-way
+    stale.write_bytes(b"\x1f\x8b" + b"\0" * 100)
+    live = folder / f".{IMAGES}.l1ve.part"  # a download in progress in another process
+    live.write_bytes(b"\x1f\x8b")
+    fd = os.open(live, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        server.files[f"/{LABELS}.gz"] = gzip.compress(_real_content(LABELS), compresslevel=1)
+        data.fetch_dataset_file("fashion-mnist", LABELS, cache_dir=cache, base_url=server.url)
+        assert not stale.exists() and live.exists()
+    finally:
+        os.close(fd)
+    assert _files_under(cache) == sorted([live.name, f"{LABELS}.gz"])
+
+
+def test_the_default_source_is_https_first():
+    assert data.FASHION_MNIST.base_urls[0].startswith("https://")

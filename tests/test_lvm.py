@@ -205,7 +205,21 @@ def test_ppca_bad_input():
         model.marginal_log_prob(torch.zeros(3, 5, dtype=DT))
     with pytest.raises(TypeError, match="floating"):
         model.marginal_log_prob(torch.zeros(3, 6, dtype=torch.long))
-    with pytest.raises(ValueError, match="sigma2 must be positive"):
+    with pytest.raises(ValueError, match="sigma2 must be a finite number > 0"):
         PPCA(torch.zeros(3, 1), torch.zeros(3), 0.0)
     with pytest.raises(ValueError, match="smaller than the data dimension"):
         fit_ppca(torch.randn(10, 3, dtype=DT), 3)
+
+
+def test_nan_weights_and_nan_data_are_named() -> None:
+    """Issue 18: NaN weights built a mixture (NaN < 0 and |NaN − 1| > 1e-4 are false); NaN
+    data in the PPCA and mixture fits ended in linear-algebra errors."""
+    with pytest.raises(ValueError, match="weights contains NaN"):
+        GaussianMixture(torch.tensor([float("nan"), 0.5]), torch.zeros(2, 1), torch.ones(2, 1, 1))
+    x = torch.randn(50, 3, dtype=DT, generator=torch.Generator().manual_seed(0))
+    x[7, 1] = float("nan")
+    with pytest.raises(ValueError, match="x contains NaN.*drop or impute"):
+        fit_ppca(x, 1)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        fit_gaussian_mixture(x, 2)
+    assert PPCA(torch.ones(3, 1), torch.zeros(3), np.float32(0.5)).sigma2 == 0.5  # NumPy scalar

@@ -251,3 +251,32 @@ def test_frechet_reference_rejects_bad_input() -> None:
         fd(torch.rand(10, 784))
     with pytest.raises(ValueError, match="at least 2"):
         fd(torch.rand(1, 1, 28, 28))
+
+
+def test_gaussian_frechet_distance_refuses_what_is_not_a_gaussian() -> None:
+    """Issue 18: a mean [F, 1] broadcast (two identical Gaussians gave 0.065), −I as a
+    covariance gave 0.0, and a non-symmetric covariance was read by its lower triangle."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 3, generator=g, dtype=torch.float64)
+    cov, mu = a @ a.T + torch.eye(3, dtype=torch.float64), torch.randn(3, generator=g)
+    assert sample_quality.gaussian_frechet_distance(mu, cov, mu, cov) == pytest.approx(0, abs=1e-9)
+    with pytest.raises(ValueError, match=r"mu_b must have shape \[F=3\], got \(3, 1\)"):
+        sample_quality.gaussian_frechet_distance(mu, cov, mu[:, None], cov)
+    with pytest.raises(ValueError, match="cov_b must be positive semi-definite.*-1"):
+        sample_quality.gaussian_frechet_distance(mu, cov, mu, -torch.eye(3))
+    skew = cov.clone()
+    skew[0, 2] += 1.0
+    with pytest.raises(ValueError, match="cov_a must be symmetric"):
+        sample_quality.gaussian_frechet_distance(mu, skew, mu, cov)
+    with pytest.raises(ValueError, match="cov_a contains NaN"):
+        sample_quality.gaussian_frechet_distance(mu, torch.full((3, 3), float("nan")), mu, cov)
+
+
+def test_mode_metrics_refuses_a_nan_smoothing() -> None:
+    """Issue 18: smoothing = NaN passed the `< 0` check and gave a NaN KL."""
+    samples = torch.zeros(10, 2)
+    with pytest.raises(ValueError, match=r"smoothing must be a finite number >= 0 \(a pseudo-count\), got nan"):
+        sample_quality.mode_metrics(samples, ring_mixture(), smoothing=float("nan"))
+    with pytest.raises(ValueError, match="n_std must be a finite number > 0"):
+        sample_quality.mode_metrics(samples, ring_mixture(), n_std=float("nan"))
+    assert sample_quality.mode_metrics(samples, ring_mixture(), smoothing=np.float32(1.0)).n_modes == 8

@@ -479,3 +479,21 @@ def test_gibbs_snapshots_are_the_chain_at_those_steps() -> None:
             gibbs_snapshots(rbm, start, bad)
     with pytest.raises(ValueError, match=r"\[batch, 4\]"):
         gibbs_snapshots(rbm, torch.zeros(2, 5), [1])
+
+
+def test_nan_data_or_learning_rate_is_refused_not_trained_on() -> None:
+    """Issue 18: NaN data passed the [0, 1] range check (NaN < 0 is false) and lr = NaN
+    trained; both returned an all-NaN history."""
+    rbm = BernoulliRBM(4, 3, generator=torch.Generator().manual_seed(0))
+    data = torch.bernoulli(torch.full((16, 4), 0.5), generator=torch.Generator().manual_seed(1))
+    bad = data.clone()
+    bad[3, 2] = float("nan")
+    with pytest.raises(ValueError, match="data contains NaN"):
+        train_rbm(rbm, bad, epochs=1)
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0 \(learning rate\), got nan"):
+        train_rbm(rbm, data, epochs=1, lr=float("nan"))
+    with pytest.raises(ValueError, match="monitor contains NaN"):
+        train_rbm(rbm, data, epochs=1, monitor=bad)
+    import numpy as np
+
+    train_rbm(rbm, data, epochs=1, lr=np.float32(0.05), momentum=np.float64(0.5))  # NumPy scalars

@@ -342,3 +342,27 @@ def test_history_dict_round_trip():
     assert h.last("loss") == 0.5
     with pytest.raises(KeyError, match="recorded terms"):
         h.last("kl")
+
+
+def test_an_empty_data_set_is_named_as_such() -> None:
+    """Issue 18: an empty data set was reported as an exhausted generator."""
+    empty = torch.zeros(0, 3)
+    with pytest.raises(ValueError, match="the data set is empty.*0 rows"):
+        fit(lambda b: {"loss": b.sum()}, lambda: minibatches(empty, batch_size=4), epochs=1)
+    with pytest.raises(ValueError, match="either the data set is empty"):
+        fit(lambda b: {"loss": b.sum()}, lambda: iter(()), epochs=1)
+
+
+def test_numpy_scalars_are_accepted_where_a_float_is() -> None:
+    import numpy as np
+
+    from genmodels import gibbs, vae
+
+    chain = gibbs.gibbs_bivariate_gaussian(np.float32(0.5), 3, generator=torch.Generator().manual_seed(0))
+    assert chain.shape[-1] == 2
+    assert vae.squared_error_weight(np.float64(0.5)) == pytest.approx(2.0)
+    assert vae.sigma_from_squared_error_weight(np.float32(2.0)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="rho must be a finite number > -1 and < 1.*got nan"):
+        gibbs.gibbs_bivariate_gaussian(float("nan"), 3)
+    with pytest.raises(TypeError, match="rho must be a real number"):
+        gibbs.gibbs_bivariate_gaussian("0.5", 3)

@@ -85,3 +85,38 @@ def _bool_for_an_int_argument():
 def test_a_bool_is_not_an_int_anywhere(name, call):
     with pytest.raises(ValueError, match=rf"{name} must be"):
         call()
+
+
+def test_check_float_accepts_python_and_numpy_scalars_and_names_nan():
+    import math
+
+    import numpy as np
+
+    from genmodels.core.validation import check_float
+
+    for value in (1, 0.5, np.float32(0.5), np.float64(0.5), np.int64(1)):
+        assert check_float(value, "lr", minimum=0, open_below=True) == float(value)
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0 \(a rate\), got nan"):
+        check_float(math.nan, "lr", minimum=0, open_below=True, hint="a rate")
+    with pytest.raises(ValueError, match="got inf"):
+        check_float(math.inf, "lr")
+    for bad in (True, "0.5", None, np.bool_(True)):
+        with pytest.raises(TypeError, match="lr must be a real number"):
+            check_float(bad, "lr")
+
+
+def test_check_tensor_says_type_then_shape_then_dtype_then_values():
+    import torch
+
+    from genmodels.core.validation import check_tensor
+
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor of shape \[n, 2\], got list"):
+        check_tensor([1.0, 2.0], "x", ("n", 2))
+    with pytest.raises(ValueError, match=r"x must have shape \[n, 2\], got \(3,\)"):
+        check_tensor(torch.zeros(3, dtype=torch.long), "x", ("n", 2))
+    with pytest.raises(TypeError, match="x must be a floating-point tensor, got dtype torch.int64"):
+        check_tensor(torch.zeros(3, 2, dtype=torch.long), "x", ("n", 2))
+    with pytest.raises(ValueError, match="x contains an infinite value"):
+        check_tensor(torch.tensor([[1.0, float("inf")]]), "x", ("n", 2))
+    with pytest.raises(ValueError, match=r"w must have shape \[K=2\], got \(3,\)"):
+        check_tensor(torch.zeros(3), "w", ("K=2",))

@@ -25,12 +25,12 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latent codes ``[B, latent_dim]`` of images ``x`` of shape ``[B, *image_shape]``."""
-        check_batch(x, self.image_shape)
+        check_batch(x, self.image_shape, model=self)
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, *image_shape]`` of the reconstruction from codes ``z`` ``[B, latent_dim]``."""
-        check_latent(z, self.latent_dim)
+        check_latent(z, self.latent_dim, model=self)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

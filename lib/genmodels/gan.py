@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core import train
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_dtype_of_model, check_positive_int, check_tensor
 
 GanLoss = str  # "non_saturating" | "saturating" | "wgan-gp"
 _LOSSES = ("non_saturating", "saturating", "wgan-gp")
@@ -36,12 +36,19 @@ def _maybe_sn(layer: nn.Module, spectral_norm: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if spectral_norm else layer
 
 
-def _check_latent(z: torch.Tensor, latent_dim: int) -> None:
+def _check_latent(z: torch.Tensor, latent_dim: int, model: nn.Module) -> None:
+    check_tensor(z, "z", finite=False)
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(
             f"expected latent codes z of shape [B, {latent_dim}], got {tuple(z.shape)}; "
             "draw them with sample_latent(n, latent_dim)."
         )
+    check_dtype_of_model(z, model, "z")
+
+
+def _check_discriminator_input(x: torch.Tensor, model: nn.Module) -> None:
+    check_tensor(x, "x", finite=False)
+    check_dtype_of_model(x, model, "x")
 
 
 def _check_out_shape(out_shape: Sequence[int] | None, out_dim: int) -> None:
@@ -92,7 +99,7 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        _check_latent(z, self.latent_dim)
+        _check_latent(z, self.latent_dim, self)
         x = self.net(z)
         return x.view(z.shape[0], *self.out_shape) if self.out_shape else x
 
@@ -161,6 +168,7 @@ class MLPDiscriminator(nn.Module):
         self.head = _maybe_sn(nn.Linear(width + int(minibatch_std), 1), spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_discriminator_input(x, self)
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.in_dim:
             raise ValueError(
@@ -203,7 +211,7 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        _check_latent(z, self.latent_dim)
+        _check_latent(z, self.latent_dim, self)
         return self.deconv(self.project(z))
 
 
@@ -232,6 +240,7 @@ class DCGANDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_discriminator_input(x, self)
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(
                 f"expected images of shape [B, 1, 28, 28], got {tuple(x.shape)}; convert "
@@ -659,6 +668,27 @@ def make_gan_step(
 GanStep = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
 
+def _refusing_a_batch_of_one(step: GanStep, G: nn.Module, D: nn.Module) -> GanStep:
+    """``step``, but a batch of one real sample is refused with a message when G or D
+    normalises over the batch (batch normalisation cannot train on one sample; torch would
+    fail deep inside it, typically at the last, incomplete batch of an epoch)."""
+    norms = [name for name, net in (("G", G), ("D", D))
+             if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())]
+    if not norms:
+        return step
+
+    def checked(real: torch.Tensor) -> Mapping[str, torch.Tensor]:
+        if real.shape[0] == 1:
+            raise ValueError(
+                f"a batch of one real sample: {' and '.join(norms)} use batch normalisation, "
+                "which needs at least 2 samples per batch. The data set's size leaves a last "
+                "batch of one: pass drop_last=True to genmodels.core.train.minibatches, use "
+                "fixed_step_minibatches, or choose a batch_size that does not leave 1.")
+        return step(real)
+
+    return checked
+
+
 def train_gan(
     G: nn.Module,
     D: nn.Module,
@@ -715,6 +745,7 @@ def train_gan(
             return terms
 
         step = decayed
+    step = _refusing_a_batch_of_one(step, G, D)
     if wrap_step is not None:
         step = wrap_step(step)
     return train.fit(step, make_batches, epochs=epochs, log_every=log_every, progress=progress,

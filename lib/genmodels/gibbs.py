@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from genmodels.core.validation import check_positive_int, is_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor, is_int
 
 __all__ = [
     "gibbs_discrete_pair",
@@ -41,12 +41,9 @@ def _check_rho(rho: float) -> float:
         if rho.numel() != 1:
             raise ValueError(f"rho must be a scalar, got a tensor of shape {tuple(rho.shape)}.")
         rho = float(rho)
-    if not isinstance(rho, (int, float)) or not math.isfinite(rho) or not -1.0 < rho < 1.0:
-        raise ValueError(
-            f"rho must be a correlation strictly between -1 and 1, got {rho!r}; "
-            "at |rho| = 1 the conditionals are degenerate and the chain never moves."
-        )
-    return float(rho)
+    return check_float(rho, "rho", minimum=-1.0, maximum=1.0, open_below=True, open_above=True,
+                       hint="a correlation strictly between -1 and 1; at |rho| = 1 the "
+                       "conditionals are degenerate and the chain never moves")
 
 
 def _discrete_pair_start(
@@ -135,8 +132,7 @@ def _bivariate_setup(
     if start is not None:
         if not isinstance(start, torch.Tensor):
             start = torch.as_tensor(start, dtype=dtype or torch.get_default_dtype())
-        if not start.is_floating_point():
-            raise TypeError(f"start must be a floating-point tensor, got dtype {start.dtype}.")
+        check_tensor(start, "start", hint="initial states [2] or [n_chains, 2]")
         if start.shape == (2,):
             start = start.expand(n_chains, 2)
         if start.shape != (n_chains, 2):
@@ -242,6 +238,7 @@ def autocorrelation(x: torch.Tensor, max_lag: int | None = None) -> torch.Tensor
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}.")
     if x.ndim < 1 or x.shape[-1] < 2:
         raise ValueError(f"x must have shape [..., n] with n >= 2, got {tuple(x.shape)}.")
+    check_tensor(x, "x", hint="a chain that diverged has no autocorrelation")
     n = x.shape[-1]
     if max_lag is None:
         max_lag = n - 1

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from genmodels.core.constants import LOG_2PI
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor
 
 
 def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
@@ -30,6 +30,27 @@ def _check_points(x: torch.Tensor, dim: int | None, name: str = "x") -> None:
             f"{name} must have shape {expected} (one point per row), got {list(x.shape)}; "
             "flatten images with x.flatten(1)."
         )
+    check_tensor(x, name, hint="drop or impute the rows with missing values")
+
+
+def _check_mixture(weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor
+                   ) -> torch.Tensor:
+    """Check the parameters of a :class:`GaussianMixture`; return the Cholesky factors."""
+    check_tensor(weights, "weights", ("K",))
+    k = weights.shape[0]
+    check_tensor(means, "means", (f"K={k}", "D"))
+    d = means.shape[1]
+    check_tensor(covariances, "covariances", (f"K={k}", f"D={d}", f"D={d}"))
+    if bool((weights < 0).any()) or abs(float(weights.sum()) - 1.0) > 1e-4:
+        raise ValueError(
+            f"weights must be non-negative and sum to 1, got {weights.tolist()}; "
+            "normalise with weights / weights.sum()."
+        )
+    chol, info = torch.linalg.cholesky_ex(covariances)
+    if bool((info != 0).any()):
+        bad = torch.nonzero(info).flatten().tolist()
+        raise ValueError(f"covariances of components {bad} are not positive definite.")
+    return chol
 
 
 # --------------------------------------------------------------------------- mixtures
@@ -47,25 +68,7 @@ class GaussianMixture:
     def __init__(
         self, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor
     ) -> None:
-        if weights.ndim != 1:
-            raise ValueError(f"weights must have shape [K], got {list(weights.shape)}.")
-        k = weights.shape[0]
-        if means.ndim != 2 or means.shape[0] != k:
-            raise ValueError(f"means must have shape [K={k}, D], got {list(means.shape)}.")
-        d = means.shape[1]
-        if covariances.shape != (k, d, d):
-            raise ValueError(
-                f"covariances must have shape [K={k}, D={d}, D={d}], got {list(covariances.shape)}."
-            )
-        if bool((weights < 0).any()) or abs(float(weights.sum()) - 1.0) > 1e-4:
-            raise ValueError(
-                f"weights must be non-negative and sum to 1, got {weights.tolist()}; "
-                "normalise with weights / weights.sum()."
-            )
-        chol, info = torch.linalg.cholesky_ex(covariances)
-        if bool((info != 0).any()):
-            bad = torch.nonzero(info).flatten().tolist()
-            raise ValueError(f"covariances of components {bad} are not positive definite.")
+        chol = _check_mixture(weights, means, covariances)
         self.weights, self.means, self.covariances = weights, means, covariances
         self._chol = chol
 
@@ -129,6 +132,13 @@ def _kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator | None
     return torch.stack(centres)
 
 
+def _check_em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float) -> None:
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}.")
+    _check_points(x, mixture.dim)
+    check_float(reg, "reg", minimum=0, hint="the ridge added to each covariance")
+
+
 def em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float = 1e-6) -> GaussianMixture:
     """One expectation-maximisation step for a Gaussian mixture on points ``x`` ``[N, D]``.
 
@@ -136,6 +146,7 @@ def em_step(mixture: GaussianMixture, x: torch.Tensor, reg: float = 1e-6) -> Gau
     μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg·I.
     The log-likelihood never decreases (up to ``reg``). Book: eq-gmm (chapter 2).
     """
+    _check_em_step(mixture, x, reg)
     r = mixture.responsibilities(x)  # [N, K]
     nk = r.sum(0).clamp_min(torch.finfo(x.dtype).tiny)  # [K]
     means = (r.T @ x) / nk[:, None]
@@ -162,6 +173,8 @@ def fit_gaussian_mixture(
     _check_points(x, None)
     check_positive_int(n_components, "n_components")
     check_positive_int(n_iter, "n_iter")
+    check_float(tol, "tol", minimum=0, hint="the smallest improvement of the mean log-likelihood")
+    check_float(reg, "reg", minimum=0, hint="the ridge added to each covariance")
     n, d = x.shape
     if n < n_components:
         raise ValueError(f"need at least n_components={n_components} points, got {n}.")
@@ -196,13 +209,11 @@ class PPCA:
     """
 
     def __init__(self, W: torch.Tensor, mu: torch.Tensor, sigma2: float) -> None:
-        if W.ndim != 2:
-            raise ValueError(f"W must have shape [D, L], got {list(W.shape)}.")
-        if mu.shape != (W.shape[0],):
-            raise ValueError(f"mu must have shape [D={W.shape[0]}], got {list(mu.shape)}.")
-        if not float(sigma2) > 0:
-            raise ValueError(f"sigma2 must be positive, got {sigma2}.")
-        self.W, self.mu, self.sigma2 = W, mu, float(sigma2)
+        check_tensor(W, "W", ("D", "L"))
+        check_tensor(mu, "mu", (f"D={W.shape[0]}",))
+        self.W, self.mu = W, mu
+        self.sigma2 = check_float(sigma2, "sigma2", minimum=0, open_below=True,
+                                  hint="the noise variance")
 
     @property
     def data_dim(self) -> int:
@@ -335,7 +346,8 @@ class PPCAPosteriorVAE(nn.Module):
         self.latent_dim = self.ppca.latent_dim
         self.image_shape = (self.ppca.data_dim,)
         self.sigma = math.sqrt(self.ppca.sigma2)
-        self.mean_shift, self.logvar_shift = float(mean_shift), float(logvar_shift)
+        self.mean_shift = check_float(mean_shift, "mean_shift")
+        self.logvar_shift = check_float(logvar_shift, "logvar_shift")
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log-variance) of q(z|x), each ``[B, L]``: the exact posterior, shifted."""

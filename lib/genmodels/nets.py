@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from genmodels.core.validation import is_positive_int
+from genmodels.core.validation import check_dtype_of_model, is_positive_int
 
 
 def mlp(
@@ -44,8 +44,10 @@ def _fmt(shape: Sequence[int]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
-def check_batch(x: torch.Tensor, item_shape: Sequence[int], name: str = "x") -> None:
-    """Raise a clear error unless ``x`` is a floating batch of shape ``[B, *item_shape]``.
+def check_batch(x: torch.Tensor, item_shape: Sequence[int], name: str = "x",
+                model: nn.Module | None = None) -> None:
+    """Raise a clear error unless ``x`` is a floating batch of shape ``[B, *item_shape]``
+    (of the dtype of ``model``'s parameters, if given).
 
     Used by every model's ``encode`` so that a missing channel dimension, images of the
     wrong size or integer pixels are reported with the expected shape and a fix.
@@ -68,10 +70,14 @@ def check_batch(x: torch.Tensor, item_shape: Sequence[int], name: str = "x") -> 
         elif len(item_shape) == 3 and x.ndim == 4 and x.shape[1] != item_shape[0]:
             hint = f" (the model expects {item_shape[0]} channel(s), the batch has {x.shape[1]})"
         raise ValueError(f"{name} must have shape {expected}, got {_fmt(x.shape)}{hint}.")
+    if model is not None:
+        check_dtype_of_model(x, model, name)
 
 
-def check_latent(z: torch.Tensor, latent_dim: int, name: str = "z") -> None:
-    """Raise a clear error unless ``z`` is a floating batch of codes ``[B, latent_dim]``."""
+def check_latent(z: torch.Tensor, latent_dim: int, name: str = "z",
+                 model: nn.Module | None = None) -> None:
+    """Raise a clear error unless ``z`` is a floating batch of codes ``[B, latent_dim]`` (of
+    the dtype of ``model``'s parameters, if given)."""
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}.")
     if not torch.is_floating_point(z):
@@ -81,6 +87,8 @@ def check_latent(z: torch.Tensor, latent_dim: int, name: str = "z") -> None:
             f"{name} must have shape [B, {latent_dim}] (a batch of latent codes), "
             f"got {_fmt(z.shape)}."
         )
+    if model is not None:
+        check_dtype_of_model(z, model, name)
 
 
 def check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:

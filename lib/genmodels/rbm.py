@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genmodels.core.train import History, fit, minibatches
-from genmodels.core.validation import check_int, check_positive_int
+from genmodels.core.validation import check_float, check_int, check_positive_int, check_tensor
 
 __all__ = [
     "BernoulliRBM",
@@ -72,6 +72,7 @@ class BernoulliRBM(nn.Module):
         super().__init__()
         check_positive_int(n_visible, "n_visible")
         check_positive_int(n_hidden, "n_hidden")
+        check_float(init_std, "init_std", minimum=0, hint="the std of the initial weights")
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         w = torch.randn(n_visible, n_hidden, generator=generator) * init_std
@@ -244,7 +245,7 @@ def pseudo_log_likelihood(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
     partition function). Costs D free-energy evaluations, vectorised; returns ``[B]`` in
     nats (higher is better). Book: eq-rbm-free-energy (chapter 3).
     """
-    rbm._check_layer(v, rbm.n_visible, "v")
+    _check_data(rbm, v, "v")
     batch, dim = v.shape
     f_v = rbm.free_energy(v)  # [B]
     eye = torch.eye(dim, dtype=v.dtype, device=v.device)
@@ -290,6 +291,7 @@ def exact_log_likelihood(
     Only for small ``n_hidden`` (see :func:`log_partition_function`; pass ``log_z`` to
     reuse it). Book: eq-rbm-free-energy (chapter 3).
     """
+    _check_data(rbm, v, "v")
     if log_z is None:
         log_z = log_partition_function(rbm)
     return -rbm.free_energy(v).double() - log_z
@@ -300,17 +302,19 @@ def reconstruction_error(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
 
     Cheap to monitor, but not a likelihood: it can fall while the model gets worse.
     """
+    _check_data(rbm, v, "v")
     recon = rbm.visible_probs(rbm.hidden_probs(v))
     return ((v - recon) ** 2).mean(1)
 
 
-def _check_data(rbm: BernoulliRBM, data: torch.Tensor) -> None:
-    rbm._check_layer(data, rbm.n_visible, "data")
+def _check_data(rbm: BernoulliRBM, data: torch.Tensor, name: str = "data") -> None:
+    rbm._check_layer(data, rbm.n_visible, name)
     if len(data) == 0:
-        raise ValueError("data is empty.")
+        raise ValueError(f"{name} is empty: pass at least one row [1, {rbm.n_visible}].")
+    check_tensor(data, name, hint="values in [0, 1] (binary, or probabilities)")
     if bool(((data < 0) | (data > 1)).any()):
         raise ValueError(
-            "data must hold values in [0, 1] (binary, or probabilities); got values outside; "
+            f"{name} must hold values in [0, 1] (binary, or probabilities); got values outside; "
             "scale images with genmodels.core.data.to_float_images and binarize them."
         )
 
@@ -367,10 +371,11 @@ def train_rbm(
         taken after ``epoch_steps`` updates; the first record (step 0) is the untrained model.
     """
     _check_data(rbm, data)
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int (Gibbs steps per update), got {k!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    check_positive_int(k, "k", hint="Gibbs steps per update")
+    check_positive_int(batch_size, "batch_size")
+    check_float(lr, "lr", minimum=0, open_below=True, hint="learning rate")
+    check_float(momentum, "momentum", minimum=0, maximum=1, open_above=True)
+    check_float(weight_decay, "weight_decay", minimum=0)
     if optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
             rbm.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
@@ -381,8 +386,9 @@ def train_rbm(
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
     param = rbm.weight
     data = data.to(param)
+    if monitor is not None:
+        _check_data(rbm, monitor, "monitor")
     monitor = data[:500] if monitor is None else monitor.to(param)
-    _check_data(rbm, monitor)
     metrics = dict(metrics or {})
 
     @torch.no_grad()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genmodels.core.validation import check_float, check_tensor
+
 
 @dataclass(frozen=True)
 class IsotropicMixture2D:
@@ -28,12 +30,8 @@ class IsotropicMixture2D:
     name: str = "mixture"
 
     def __post_init__(self) -> None:
-        if self.centres.ndim != 2 or self.centres.shape[1] != 2:
-            raise ValueError(
-                f"centres must have shape [K, 2], got {tuple(self.centres.shape)}."
-            )
-        if not self.std > 0:
-            raise ValueError(f"std must be positive, got {self.std}.")
+        check_tensor(self.centres, "centres", ("K", 2))
+        check_float(self.std, "std", minimum=0, open_below=True)
 
     @property
     def n_modes(self) -> int:
@@ -56,8 +54,7 @@ class IsotropicMixture2D:
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log-density log p(x) of points ``x`` of shape ``[n, 2]``; returns ``[n]``."""
-        if x.ndim != 2 or x.shape[1] != 2:
-            raise ValueError(f"x must have shape [n, 2], got {tuple(x.shape)}.")
+        check_tensor(x, "x", ("n", 2))
         c = self.centres.to(x)
         sq = ((x[:, None, :] - c[None]) ** 2).sum(-1)  # [n, K]
         log_comp = -sq / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
@@ -69,6 +66,8 @@ def ring_mixture(n_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Is
 
     Defaults follow the VEEGAN/PacGAN protocol (8 modes, radius 1, std 0.01).
     """
+    check_float(radius, "radius", minimum=0, open_below=True)
+    check_float(std, "std", minimum=0, open_below=True)
     angles = torch.arange(n_modes, dtype=torch.float32) * (2 * math.pi / n_modes)
     centres = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     return IsotropicMixture2D(centres, std, name=f"ring of {n_modes}")
@@ -79,6 +78,8 @@ def grid_mixture(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Isot
 
     Defaults follow the PacGAN protocol (5×5 grid, spacing 2, std 0.05).
     """
+    check_float(spacing, "spacing", minimum=0, open_below=True)
+    check_float(std, "std", minimum=0, open_below=True)
     coords = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
     gx, gy = torch.meshgrid(coords, coords, indexing="ij")
     centres = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)

@@ -29,7 +29,7 @@ from torch import nn
 
 from genmodels.core import train
 from genmodels.core.constants import LOG_2PI
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int
 from genmodels.nets import check_batch, check_image_shape, check_latent, mlp
 
 Likelihood = Literal["bernoulli", "gaussian"]
@@ -147,11 +147,8 @@ def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
 def _check_sigma(sigma: float | torch.Tensor) -> None:
     if isinstance(sigma, torch.Tensor):
         return  # positivity of a tensor would need a host sync; documented instead
-    if not isinstance(sigma, int | float) or not sigma > 0:
-        raise ValueError(
-            f"sigma must be a positive number (the decoder's fixed standard deviation), "
-            f"got {sigma!r}."
-        )
+    check_float(sigma, "sigma", minimum=0, open_below=True,
+                hint="the decoder's fixed standard deviation")
 
 
 def gaussian_log_likelihood(
@@ -185,8 +182,8 @@ def squared_error_weight(sigma: float | torch.Tensor) -> float | torch.Tensor:
 
 def sigma_from_squared_error_weight(alpha: float) -> float:
     """σ = 1/√(2α), the inverse of :func:`squared_error_weight`."""
-    if not isinstance(alpha, int | float) or not alpha > 0:
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}.")
+    alpha = check_float(alpha, "alpha", minimum=0, open_below=True,
+                        hint="the weight of the squared error")
     return 1.0 / math.sqrt(2.0 * alpha)
 
 
@@ -378,14 +375,14 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x), each ``[B, latent_dim]``, for ``x`` ``[B, *image_shape]``."""
-        check_batch(x, self.image_shape)
+        check_batch(x, self.image_shape, model=self)
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters of p(x|z) for codes ``z`` ``[B, latent_dim]``: logits (Bernoulli) or
         the mean (Gaussian), shape ``[B, *image_shape]``."""
-        check_latent(z, self.latent_dim)
+        check_latent(z, self.latent_dim, model=self)
         out = self.decoder(z)
         return torch.sigmoid(out) if self.likelihood == "gaussian" else out
 

@@ -6,8 +6,9 @@
 * :mod:`.gan_runs` — the GAN section (chapter 10): the toy GANs over several seeds, with a
   resumable log of finished runs;
 * :mod:`.cli` — the command line: builds each section's settings from its options, runs
-  the sections, prints their tables and writes one JSON file per section, into the package
-  (``genmodels/results/``) for a full run, into ``_build/bench/quick/`` for ``--quick``;
+  the sections, prints their tables and writes one JSON file per section (atomically), into
+  the package (``genmodels/results/``) only for a full run with ``--publish``, otherwise into
+  the checkout's ``_build/bench/`` (``_build/bench/quick/`` for ``--quick``);
 * :mod:`.provenance` — the machine and the commit a result was measured on.
 
 It only calls the experiments (:mod:`genmodels.experiments`); the tables it prints come

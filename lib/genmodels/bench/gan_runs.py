@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,7 @@ import torch
 
 from genmodels.bench.provenance import git_commit
 from genmodels.core.device import describe_device, pick_device
+from genmodels.core.files import refuse_tracked, write_text_atomically
 from genmodels.core.validation import check_positive_int
 from genmodels.experiments.toy_gan import (
     DEFAULT_SETTINGS,
@@ -91,7 +93,8 @@ def run_gan_bench(
 
     With ``runs_file`` every finished run is appended to that file at once (one JSON line
     with its data set, variant, settings, seed and numbers), so that a stopped benchmark
-    loses nothing. Without ``resume`` the file is started afresh; with ``resume`` the runs
+    loses nothing. Without ``resume`` a previous file is kept, renamed to
+    ``<name>.<time>.jsonl`` (:func:`rotate_runs_log`), and a new one is started; with ``resume`` the runs
     already in it whose data set, variant, settings and seed match a task are reused, not
     retrained (the count is returned as ``"reused_runs"``; each reused result carries
     ``"from_commit"``, the commit of the code that produced it).
@@ -117,12 +120,8 @@ def run_gan_bench(
     git = git_commit() if log_path is not None else None
     commit = None if git is None else git["commit"]
     if log_path is not None:
+        finished = _open_runs_log(log_path, resume, log)
         if resume:
-            finished = read_finished_runs(log_path)
-            # Rewrite the file without a cut-off last line, so that new runs append cleanly.
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_text("".join(json.dumps({"key": k, "result": r}, allow_nan=False)
-                                        + "\n" for k, r in finished.items()))
             # Reused results keep "from_commit": the code that produced them.
             for task in tasks:
                 key = run_key(*task)
@@ -133,9 +132,6 @@ def run_gan_bench(
             tasks = [t for t in tasks if (t[0], t[1].name, t[3]) not in outcomes]
             if log is not None:
                 log(f"  resuming from {log_path}: {reused} run(s) reused, {len(tasks)} to train")
-        else:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_text("")
 
     def record(task: tuple[str, GanConfig, ToyGanSettings, int], out: dict[str, Any]) -> None:
         dataset, config, _, seed = task
@@ -145,6 +141,8 @@ def run_gan_bench(
                 saved = {**out, "from_commit": commit}
                 f.write(json.dumps({"key": run_key(*task), "result": saved}, allow_nan=False)
                         + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the next run starts
         if log is not None:
             log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
                 f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")
@@ -197,6 +195,51 @@ def run_gan_bench(
     }
 
 
+RESULT_FIELDS = ("seed", "modes_captured", "high_quality_share", "reverse_kl", "wall_time")
+
+
+def rotate_runs_log(path: Path) -> Path | None:
+    """Keep the runs log ``path`` of an earlier benchmark: rename it (a symlink: the link
+    itself) to ``<stem>.<UTC time of its last change>.jsonl`` beside it, a name not taken yet.
+    Returns the new name, or ``None`` when there was nothing to keep (no file, or empty)."""
+    if not path.is_symlink() and (not path.exists() or path.stat().st_size == 0):
+        return None
+    try:
+        mtime = path.lstat().st_mtime
+    except OSError:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(mtime))
+    for n in range(1000):
+        kept = path.with_name(f"{path.stem}.{stamp}{'' if n == 0 else f'-{n}'}{path.suffix or '.jsonl'}")
+        if not kept.exists() and not kept.is_symlink():
+            os.rename(path, kept)
+            return kept
+    raise FileExistsError(f"cannot keep the runs log {path}: 1000 kept copies of {stamp} exist; "
+                          "move the old ones away.")
+
+
+def _open_runs_log(path: Path, resume: bool, log: Log) -> dict[str, dict[str, Any]]:
+    """Prepare the runs log before any training; return the runs it holds if ``resume``.
+
+    A file tracked by git is refused. With ``resume`` the finished runs are read (a cut-off
+    last line is dropped) and the file is rewritten atomically without the cut-off line (a
+    symlink is replaced by a file), so new runs append cleanly. Without ``resume`` the
+    previous file is kept under another name (:func:`rotate_runs_log`), never emptied."""
+    refuse_tracked(path, "runs_file (--runs-file)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if resume:
+        finished = read_finished_runs(path)
+        write_text_atomically(path, "".join(json.dumps({"key": k, "result": r}, allow_nan=False)
+                                            + "\n" for k, r in finished.items()),
+                              what="runs_file (--runs-file)")
+        return finished
+    kept = rotate_runs_log(path)
+    if kept is not None and log is not None:
+        log(f"  kept the previous runs log as {kept} (pass --resume to reuse its runs); "
+            f"recording into a new {path}")
+    return {}
+
+
 def run_key(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int) -> str:
     """What identifies one run of the benchmark: a canonical JSON string of its data set,
     variant, settings and seed (two runs with the same key give the same numbers on the
@@ -209,7 +252,8 @@ def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:
     """The runs recorded in a ``runs_file`` of :func:`run_gan_bench`, by :func:`run_key`.
 
     A missing file holds no runs. A line cut off by a stopped benchmark (the last one, not
-    valid JSON) is skipped; any other malformed line raises ``ValueError`` naming it.
+    valid JSON) is skipped; any other malformed line, or a run without the fields of a
+    result (:data:`RESULT_FIELDS`), raises ``ValueError`` naming it, before any training.
     """
     path = Path(path)
     if not path.exists():
@@ -221,12 +265,20 @@ def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:
             continue
         try:
             entry = json.loads(line)
-            finished[entry["key"]] = entry["result"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except json.JSONDecodeError as error:
             if number == len(lines):
                 continue  # the run that was being written when the benchmark stopped
             raise ValueError(f"{path}, line {number}: not a run of the benchmark ({error}); "
-                             "delete the file or run without --resume.") from error
+                             "delete the line, or run without --resume (the file is then "
+                             "kept under another name).") from error
+        result = entry.get("result") if isinstance(entry, dict) else None
+        missing = [f for f in RESULT_FIELDS if not isinstance(result, dict) or f not in result]
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or missing:
+            raise ValueError(f"{path}, line {number}: not a run of the benchmark (expected "
+                             f'{{"key": ..., "result": {{{", ".join(RESULT_FIELDS)}}}}}, '
+                             f"missing {missing or ['key']}); delete the line, or run without "
+                             "--resume (the file is then kept under another name).")
+        finished[entry["key"]] = result
     return finished
 
 

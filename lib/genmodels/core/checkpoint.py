@@ -131,19 +131,7 @@ def load_checkpoint(
             f"no checkpoint at {str(path)!r}: train the model and save it with "
             "genmodels.core.checkpoint.save_checkpoint(path, model, config), or fix the path."
         )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(
-            f"{str(path)!r} cannot be loaded safely with torch.load(weights_only=True): it is "
-            "corrupted or holds arbitrary Python objects. Re-save it with "
-            f"genmodels.core.checkpoint.save_checkpoint. ({type(err).__name__}: {err})"
-        ) from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(
-            f"{str(path)!r} is not a genmodels checkpoint (expected a dict with format={FORMAT!r}); "
-            "save checkpoints with genmodels.core.checkpoint.save_checkpoint."
-        )
+    payload = _read_payload(path)
     config = payload["config"]
     try:
         model = build(dict(config))
@@ -163,5 +151,48 @@ def load_checkpoint(
             f"the model built from config {config!r} does not match the weights stored in "
             f"{str(path)!r}; was the checkpoint saved with a different config?\n{err}"
         ) from err
-    history = None if payload.get("history") is None else History.from_dict(payload["history"])
-    return model, config, history
+    return model, config, _history_of(payload, path)
+
+
+def _read_payload(path: Path) -> dict[str, Any]:
+    """The checked content of a checkpoint file: a dict with this module's ``format`` and
+    ``version``, a ``config`` dict and a ``state_dict`` dict of tensors; else ValueError."""
+    advice = "Re-save it with genmodels.core.checkpoint.save_checkpoint (or delete it)."
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError,
+            AttributeError, TypeError, IndexError, UnicodeDecodeError) as err:
+        # A truncated zip raises OSError or RuntimeError, a text file KeyError or
+        # UnpicklingError...: all mean "not a readable checkpoint".
+        raise ValueError(
+            f"{str(path)!r} cannot be loaded safely with torch.load(weights_only=True): it is "
+            f"truncated, corrupted or holds arbitrary Python objects. {advice} "
+            f"({type(err).__name__}: {err})"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a genmodels checkpoint (expected a dict with format={FORMAT!r}); "
+            "save checkpoints with genmodels.core.checkpoint.save_checkpoint."
+        )
+    if payload.get("version") != VERSION:
+        raise ValueError(
+            f"{str(path)!r} is a genmodels checkpoint of format version "
+            f"{payload.get('version')!r}, but this code reads version {VERSION}. {advice}"
+        )
+    for key in ("config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise ValueError(
+                f"{str(path)!r} has no {key} (expected a dict, got "
+                f"{type(payload.get(key)).__name__}); the file is incomplete. {advice}"
+            )
+    return payload
+
+
+def _history_of(payload: dict[str, Any], path: Path) -> History | None:
+    if payload.get("history") is None:
+        return None
+    try:
+        return History.from_dict(payload["history"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"the training history stored in {str(path)!r} is malformed "
+                         f"({type(err).__name__}: {err}). Re-save the checkpoint.") from err

@@ -27,6 +27,7 @@ import http.client
 import io
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -36,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from genmodels.core.validation import check_float, check_tensor
 
 __all__ = [
     "DatasetChecksumError",
@@ -158,7 +161,12 @@ FASHION_MNIST = IdxSource(
             10008,
         ),
     },
-    base_urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    # Zalando's own repository serves the same files over https; their S3 website (plain
+    # http) is the fallback. The checksums above protect the content either way.
+    base_urls=(
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ),
     url_env="GENMODELS_FASHION_MNIST_URL",
     debian_package="dataset-fashion-mnist",
 )
@@ -326,10 +334,54 @@ def _base_urls(source: IdxSource, base_url: str | None) -> tuple[str, ...]:
     return tuple(u if u.endswith("/") else u + "/" for u in urls)
 
 
+#: A download that receives nothing for this long (seconds) is abandoned, whatever its deadline.
+STALL_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 900.0
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive, non-blocking lock on the open file ``fd``; whether we got it
+    (always True where file locks do not exist)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_parts(cache: Path) -> list[Path]:
+    """Delete the ``.part`` files that killed downloads left in ``cache``. A download in
+    progress holds a lock on its ``.part`` file, which is left alone (where file locks do
+    not exist, only ``.part`` files unchanged for a day are removed). Returns what was
+    removed."""
+    removed = []
+    for part in cache.glob(".*.part"):
+        try:
+            fd = os.open(part, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            if _lock(fd) and (os.name == "posix" or part.stat().st_mtime < time.time() - 86400):
+                part.unlink(missing_ok=True)
+                removed.append(part)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def _download(
     source: IdxSource, filename: str, cache: Path, base_urls: Sequence[str], timeout: float
 ) -> Path:
-    """Download ``filename.gz`` into ``cache``: temp file, verify, atomic rename."""
+    """Download ``filename.gz`` into ``cache``: temp file, verify, atomic rename.
+
+    ``timeout`` is an overall deadline in seconds for this file, over every source tried
+    (a server that trickles bytes is abandoned when it passes); a source that sends nothing
+    for :data:`STALL_TIMEOUT` seconds is abandoned too. ``.part`` files of killed downloads
+    are removed first."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -337,17 +389,30 @@ def _download(
             f"cannot create the cache directory {cache} ({err}); set XDG_CACHE_HOME or pass "
             f"cache_dir=<a writable directory>.\n{source.how_to_get_by_hand(cache)}"
         ) from err
+    _remove_stale_parts(cache)
     _, size = source.checksums[filename]
     limit = 2 * size + (1 << 20)  # no sane gzip of the file is larger than this
     failures = []
+    deadline = time.monotonic() + timeout
     for base in base_urls:
         url = f"{base}{filename}.gz"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            failures.append(f"  {url}: not tried, the deadline of {timeout:g} s had passed")
+            continue
         fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=cache)
         tmp = Path(tmp_name)
+        _lock(fd)  # ours while we write: a cleanup elsewhere leaves it alone
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
+                    url, timeout=min(STALL_TIMEOUT, left)) as r:
                 received = 0
-                while chunk := r.read(1 << 20):
+                while chunk := r.read1(1 << 20):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"gave up at the deadline of {timeout:g} s (timeout=...) after "
+                            f"{received} bytes; the server is too slow"
+                        )
                     received += len(chunk)
                     if received > limit:
                         raise DatasetChecksumError(
@@ -389,7 +454,7 @@ def fetch_dataset_file(
     cache_dir: str | os.PathLike | None = None,
     download: bool = True,
     base_url: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> bytes:
     """The verified, decompressed content of one file of an IDX dataset.
 
@@ -404,6 +469,8 @@ def fetch_dataset_file(
             raises :class:`DatasetNotFoundError`.
         base_url: where to download from (default: the environment variable
             ``GENMODELS_FASHION_MNIST_URL``, else the official source).
+        timeout: the overall deadline of the download, in seconds (a source that sends
+            nothing for :data:`STALL_TIMEOUT` seconds is abandoned sooner).
 
     The search order is in the module's docstring. The first file found is verified;
     if its content is wrong, :class:`DatasetChecksumError` names it.
@@ -426,6 +493,8 @@ def fetch_dataset_file(
             f"the {source.title} file {filename}[.gz] is in none of:\n{searched}\n"
             f"and download=False.\n{source.how_to_get_by_hand(cache)}"
         )
+    timeout = check_float(timeout, "timeout", minimum=0, open_below=True,
+                          hint="seconds to download the file")
     path = _download(source, filename, cache, _base_urls(source, base_url), timeout)
     return _read_verified(path, source, filename)
 
@@ -438,13 +507,20 @@ def _load_idx_dataset(
     cache_dir: str | os.PathLike | None,
     download: bool,
     base_url: str | None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageDataset:
     _check_split(split)
+    timeout = check_float(timeout, "timeout", minimum=0, open_below=True,
+                          hint="seconds to download a split")
+    deadline = time.monotonic() + timeout
     images_file, labels_file = source.split_files[split]
     n = source.split_sizes[split]
     kwargs = dict(data_dir=data_dir, cache_dir=cache_dir, download=download, base_url=base_url)
-    labels = parse_idx(fetch_dataset_file(source.name, labels_file, **kwargs), labels_file)
-    images = parse_idx(fetch_dataset_file(source.name, images_file, **kwargs), images_file)
+    labels = parse_idx(fetch_dataset_file(source.name, labels_file, **kwargs, timeout=timeout),
+                       labels_file)
+    left = max(deadline - time.monotonic(), 1e-3)  # the images get what the labels left
+    images = parse_idx(fetch_dataset_file(source.name, images_file, **kwargs, timeout=left),
+                       images_file)
     if images.shape != (n, 28, 28) or images.dtype != np.uint8:
         raise ValueError(f"{images_file}: expected uint8 [{n}, 28, 28], got {images.shape}.")
     if labels.shape != (n,) or labels.max() >= len(source.classes):
@@ -464,11 +540,14 @@ def load_fashion_mnist(
     cache_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageDataset:
     """Fashion-MNIST (Xiao et al., 2017): 60000 train / 10000 test images 28×28, 10 classes.
 
     Returns an :class:`ImageDataset` with ``uint8`` images ``[N, 28, 28]`` and ``int64``
-    labels ``[N]``. Files are looked up and verified as described in the module docstring.
+    labels ``[N]``. Files are looked up and verified as described in the module docstring;
+    a download of the split's two files gives up after ``timeout`` seconds in all
+    (:class:`DatasetDownloadError`).
     """
     return _load_idx_dataset(
         FASHION_MNIST,
@@ -477,6 +556,7 @@ def load_fashion_mnist(
         cache_dir=cache_dir,
         download=download,
         base_url=base_url,
+        timeout=timeout,
     )
 
 
@@ -558,14 +638,17 @@ def binarize(
     on every device. Without one: the threshold ``x > 0.5``. Returns ``x``'s dtype and
     device. ``validate=False`` skips the range check (a device sync) in hot loops.
     """
-    if not x.dtype.is_floating_point:
+    if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
         raise TypeError(
-            f"binarize expects float intensities in [0, 1], got {x.dtype}; "
+            f"binarize expects float intensities x in [0, 1], got "
+            f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}; "
             "convert with to_float_images first."
         )
+    if validate:
+        check_tensor(x, "x", hint="intensities in [0, 1]")
     if validate and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
-            "binarize expects intensities in [0, 1]; got values outside it "
+            "binarize expects intensities x in [0, 1]; got values outside it "
             f"(min {x.min().item():.3g}, max {x.max().item():.3g})."
         )
     if generator is None:

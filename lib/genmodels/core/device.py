@@ -11,6 +11,20 @@ import torch
 from genmodels.core.validation import check_int
 
 
+def _parse_device(choice: object, where: str) -> torch.device:
+    """``torch.device(choice)``, or a ValueError that names where the string came from."""
+    if isinstance(choice, torch.device):
+        return choice
+    if not isinstance(choice, str):
+        raise TypeError(f"{where} must be a device name such as 'cpu', 'cuda:1' or 'mps', got "
+                        f"{type(choice).__name__} {choice!r}.")
+    try:
+        return torch.device(choice)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"{where} is {choice!r}, which is not a device: expected 'cpu', "
+                         "'cuda[:N]' or 'mps' (lower case).") from err
+
+
 def pick_device(prefer: str | None = None) -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then the CPU.
 
@@ -20,7 +34,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """
     choice = prefer or os.environ.get("GENMODELS_DEVICE")
     if choice:
-        device = torch.device(choice)
+        device = _parse_device(choice, "prefer" if prefer else "the environment variable "
+                               "GENMODELS_DEVICE")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(
                 f"device {choice!r} was requested but CUDA is not available here; "
@@ -32,7 +47,8 @@ def pick_device(prefer: str | None = None) -> torch.device:
                 "unset GENMODELS_DEVICE or ask for 'cpu'."
             )
         if device.type not in {"cpu", "cuda", "mps"}:
-            raise ValueError(f"unknown device {choice!r}: expected 'cpu', 'cuda[:N]' or 'mps'.")
+            raise ValueError(f"unknown device {choice!r} (from {'prefer' if prefer else 'GENMODELS_DEVICE'}): "
+                             "expected 'cpu', 'cuda[:N]' or 'mps'.")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int
 
 __all__ = ["History", "fit", "fixed_step_minibatches", "minibatches"]
 
@@ -48,6 +48,10 @@ def _rows_and_device(tensors: tuple[torch.Tensor, ...], batch_size: int) -> tupl
     if len(devices) > 1:
         raise ValueError(f"all tensors must be on one device, got {sorted(map(str, devices))}; move them with .to(device).")
     check_positive_int(batch_size, "batch_size")
+    if n == 0:
+        raise ValueError(f"the data set is empty: argument 0 of minibatches() has shape "
+                         f"{tuple(tensors[0].shape)}, 0 rows; pass at least one row (check the "
+                         "filter or the slice that built it).")
     return n, tensors[0].device
 
 
@@ -343,8 +347,8 @@ def fit(
         raise ValueError("fit() needs a budget: pass epochs=... and/or seconds=....")
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
-        raise ValueError(f"seconds must be a positive number, got {seconds!r}.")
+    if seconds is not None:
+        check_float(seconds, "seconds", minimum=0, open_below=True, hint="a time budget")
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
         raise ValueError(f"log_every must be a positive int, got {log_every!r}.")
     if not callable(make_batches):
@@ -393,8 +397,10 @@ def fit(
             if n_in_epoch == 0:
                 raise ValueError(
                     f"make_batches() returned no batches in epoch {epoch + 1}; it must return "
-                    "a fresh, non-empty iterable each time it is called (a generator object "
-                    "is exhausted after one epoch — pass a lambda that creates it)."
+                    "a fresh, non-empty iterable each time it is called: either the data set "
+                    "is empty (or smaller than one batch with drop_last), or make_batches "
+                    "returned a generator object, which is exhausted after one epoch — pass "
+                    "a lambda that creates it."
                 )
             buffer.flush()
             epoch += 1

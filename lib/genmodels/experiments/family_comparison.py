@@ -31,6 +31,7 @@ from torch import nn
 from genmodels import gan, rbm, vae
 from genmodels.core import data, timing, train
 from genmodels.core.validation import (
+    check_float_fields,
     check_positive_int,
     check_positive_int_fields,
     check_positive_ints,
@@ -108,6 +109,8 @@ class ComparisonSettings:
             "n_pseudo_likelihood", "cpu_threads"))
         check_positive_ints(self.gibbs_steps, "gibbs_steps", increasing=True)
         check_positive_ints(self.iwae_ks, "iwae_ks")
+        check_float_fields(self, ("vae_lr", "gan_lr", "rbm_lr"), minimum=0, open_below=True)
+        check_float_fields(self, ("rbm_momentum",), minimum=0, maximum=1, open_above=True)
 
 
 # ----------------------------------------------------------------------------- the data

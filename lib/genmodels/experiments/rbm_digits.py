@@ -17,7 +17,12 @@ from typing import Any, NamedTuple
 import torch
 
 from genmodels.core.train import History
-from genmodels.core.validation import check_positive_int_fields, check_positive_ints, is_int
+from genmodels.core.validation import (
+    check_float_fields,
+    check_positive_int_fields,
+    check_positive_ints,
+    is_int,
+)
 from genmodels.rbm import (
     BernoulliRBM,
     exact_log_likelihood,
@@ -76,6 +81,8 @@ class DigitsRBMSettings:
         check_positive_int_fields(self, ("n_train", "epochs_cpu", "epochs_gpu", "batch_size",
                                          "small_hidden", "large_hidden", "chain_steps",
                                          "n_chain_samples"))
+        check_float_fields(self, ("lr",), minimum=0, open_below=True)
+        check_float_fields(self, ("momentum",), minimum=0, maximum=1, open_above=True)
 
 
 def data_log_odds(x: torch.Tensor, low: float = 0.01, high: float = 0.99) -> torch.Tensor:

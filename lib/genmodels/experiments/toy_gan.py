@@ -19,7 +19,12 @@ import torch
 
 from genmodels import gan
 from genmodels.core.device import pick_device, seed_everything
-from genmodels.core.validation import check_positive_int, check_positive_int_fields, is_positive_int
+from genmodels.core.validation import (
+    check_float_fields,
+    check_positive_int,
+    check_positive_int_fields,
+    is_positive_int,
+)
 from genmodels.measure.sample_quality import ModeMetrics, mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 
@@ -43,6 +48,9 @@ class GanConfig:
     spectral_norm: bool = False
     k_critic: int = 1
     pack_by_dataset: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_float_fields(self, ("label_smoothing",), minimum=0, maximum=1, open_above=True)
 
     def pack_for(self, dataset: str) -> int:
         """The packing degree used on ``dataset`` ("ring" or "grid")."""

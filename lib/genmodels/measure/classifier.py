@@ -34,7 +34,7 @@ from genmodels.core.data import (
 )
 from genmodels.core.device import describe_device, pick_device
 from genmodels.core.train import fit, minibatches
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_dtype_of_model, check_positive_int, check_tensor
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -116,11 +116,13 @@ class FashionClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``[N, 10]`` of images ``x`` ``[N, 1, 28, 28]`` (with gradients)."""
-        return self.head(self._features(check_float_images(x, "x")))
+        check_dtype_of_model(check_float_images(x, "x"), self, "x")
+        return self.head(self._features(x))
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, fn, out_dim: int, batch_size: int) -> torch.Tensor:
-        x = check_float_images(x, "x")
+        check_dtype_of_model(check_float_images(x, "x"), self, "x")
+        check_tensor(x, "x", hint="images from a generator that diverged?")
         check_positive_int(batch_size, "batch_size")
         layout = _evaluation_layout(self.device)
         if layout is not None:
@@ -302,8 +304,14 @@ def load_fashion_classifier(
                 f"the cached classifier {path} has version {config.get('version')}, expected "
                 f"{CLASSIFIER_VERSION}; delete it or call load_fashion_classifier(retrain=True)."
             )
-        model.test_accuracy = config["test_accuracy"]
-        model.info = dict(config["info"])
+        try:
+            model.test_accuracy = config["test_accuracy"]
+            model.info = dict(config["info"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"the cached classifier {path} lacks its test accuracy or info ({err!r}); "
+                "delete it or call load_fashion_classifier(retrain=True)."
+            ) from err
         return model.eval()
     if verbose:
         print(

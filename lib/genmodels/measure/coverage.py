@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor
 
 __all__ = [
     "ClassCoverage",
@@ -55,8 +55,7 @@ def kl_to_uniform(shares: torch.Tensor) -> float:
     0 when every class has share 1/K, log K when all samples fall in one class; empty
     classes contribute 0 (0 log 0 = 0). Book: eq-class-kl-to-uniform (chapter 11).
     """
-    if not isinstance(shares, torch.Tensor) or shares.ndim != 1:
-        raise ValueError(f"shares must be a 1-d tensor [K], got {type(shares).__name__}.")
+    check_tensor(shares, "shares", ("K",), hint="a class histogram")
     p = shares.detach().to("cpu", torch.float64)
     if torch.any(p < 0) or abs(float(p.sum()) - 1.0) > 1e-6:
         raise ValueError("shares must be non-negative and sum to 1 (a class histogram).")
@@ -86,11 +85,8 @@ class ClassCoverage:
 
 
 def _check_coverage_inputs(probs: torch.Tensor, min_share: float) -> None:
-    if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
-        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
-        raise ValueError(f"probs must be a tensor [n, K] of class probabilities, got {shape}.")
-    if not 0.0 < min_share <= 1.0:
-        raise ValueError(f"min_share must lie in (0, 1], got {min_share!r}.")
+    check_tensor(probs, "probs", ("n", "K"), hint="a classifier's class probabilities")
+    check_float(min_share, "min_share", minimum=0.0, maximum=1.0, open_below=True)
 
 
 def class_coverage(probs: torch.Tensor, min_share: float = 0.01) -> ClassCoverage:

@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 
 from genmodels.core.data import check_float_images
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor
 from genmodels.toy import IsotropicMixture2D
 
 
@@ -52,18 +52,20 @@ class ModeMetrics:
         )
 
 
-def _check_mode_metrics_inputs(samples: torch.Tensor, smoothing: float) -> None:
-    if not isinstance(samples, torch.Tensor) or samples.ndim != 2 or samples.shape[1] != 2:
-        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
-        raise ValueError(f"samples must be a tensor of shape [n, 2], got {shape}.")
+def _check_mode_metrics_inputs(samples: torch.Tensor, mixture: IsotropicMixture2D,
+                               n_std: float, smoothing: float) -> None:
+    check_tensor(samples, "samples", ("n", 2), finite=False)
+    if not isinstance(mixture, IsotropicMixture2D):
+        raise TypeError(f"mixture must be a genmodels.toy.IsotropicMixture2D, got "
+                        f"{type(mixture).__name__}; e.g. genmodels.toy.ring_mixture().")
+    check_float(n_std, "n_std", minimum=0, open_below=True, hint="the high-quality radius in std")
+    check_float(smoothing, "smoothing", minimum=0, hint="a pseudo-count")
     if samples.shape[0] == 0:
         raise ValueError("samples is empty: pass at least one point (the protocol uses 2,500).")
     if not torch.isfinite(samples).all():
         raise ValueError(
             "samples contain NaN or inf: the generator diverged; check its training losses."
         )
-    if smoothing < 0:
-        raise ValueError(f"smoothing must be non-negative, got {smoothing}.")
 
 
 def mode_metrics(
@@ -100,7 +102,7 @@ def mode_metrics(
 
     Book: eq-high-quality, eq-mode-captured (chapter 9).
     """
-    _check_mode_metrics_inputs(samples, smoothing)
+    _check_mode_metrics_inputs(samples, mixture, n_std, smoothing)
     x = samples.detach().to("cpu", torch.float64)
     centres = mixture.centres.to(torch.float64)
     dist = torch.cdist(x, centres)  # [n, K]
@@ -124,9 +126,7 @@ def mode_metrics(
 
 
 def _check_features(name: str, feats: torch.Tensor) -> None:
-    if not isinstance(feats, torch.Tensor) or feats.ndim != 2:
-        shape = tuple(feats.shape) if isinstance(feats, torch.Tensor) else type(feats)
-        raise ValueError(f"{name} must be a tensor of shape [n, F], got {shape}.")
+    check_tensor(feats, name, ("n", "F"), finite=False)
     if feats.shape[0] < 2:
         raise ValueError(
             f"{name} has {feats.shape[0]} rows; a covariance needs at least 2 (use thousands)."
@@ -147,14 +147,32 @@ def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
 def _float64_gaussians(
     mu_a: torch.Tensor, cov_a: torch.Tensor, mu_b: torch.Tensor, cov_b: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The two Gaussians in float64, after checking that each covariance is ``[F, F]``."""
-    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
-    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
+    """The two Gaussians in float64, after checking that each mean is ``[F]`` and each
+    covariance ``[F, F]``, finite, symmetric and positive semi-definite (up to round-off)."""
+    check_tensor(mu_a, "mu_a", ("F",), hint="a mean vector, e.g. feats.mean(0)")
     f = mu_a.shape[0]
+    check_tensor(mu_b, "mu_b", (f"F={f}",), hint="a mean vector of the same features as mu_a")
+    mu_a, mu_b = mu_a.to(torch.float64), mu_b.to(torch.float64)
     for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
-        if m.shape != (f, f):
-            raise ValueError(f"{name} must have shape [{f}, {f}], got {tuple(m.shape)}.")
+        check_tensor(m, name, (f"F={f}", f"F={f}"), hint="a covariance, e.g. torch.cov(feats.T)")
+    cov_a, cov_b = cov_a.to(torch.float64), cov_b.to(torch.float64)
+    for name, m in (("cov_a", cov_a), ("cov_b", cov_b)):
+        _check_covariance(m, name)
     return mu_a, cov_a, mu_b, cov_b
+
+
+def _check_covariance(m: torch.Tensor, name: str) -> None:
+    """A covariance is symmetric and positive semi-definite, up to float64 round-off."""
+    scale = max(float(m.abs().max()), torch.finfo(torch.float64).tiny)
+    asymmetry = float((m - m.T).abs().max())
+    if asymmetry > 1e-8 * scale:
+        raise ValueError(f"{name} must be symmetric, but |{name} - {name}.T| reaches "
+                         f"{asymmetry:.3g}; symmetrise it with 0.5 * (c + c.T) if that is "
+                         "round-off, or pass a covariance.")
+    lowest = float(torch.linalg.eigvalsh(m)[0])
+    if lowest < -1e-6 * scale:
+        raise ValueError(f"{name} must be positive semi-definite, but its smallest eigenvalue "
+                         f"is {lowest:.3g}; pass a covariance (e.g. torch.cov(feats.T)).")
 
 
 def gaussian_frechet_distance(
@@ -239,8 +257,8 @@ def classifier_frechet_distance(
     ``.features(x) -> [N, F]`` method (e.g. ``genmodels.measure.classifier.load_fashion_classifier()``).
     Features are computed in batches without gradients on the classifier's device.
     """
-    check_float_images(images_a, "images_a")
-    check_float_images(images_b, "images_b")
+    check_tensor(check_float_images(images_a, "images_a"), "images_a")
+    check_tensor(check_float_images(images_b, "images_b"), "images_b")
     device = _classifier_device(classifier)
     fa = _batched(classifier.features, images_a, batch_size, device)
     fb = _batched(classifier.features, images_b, batch_size, device)
@@ -274,7 +292,7 @@ class FrechetReference:
     def __init__(
         self, images: torch.Tensor, classifier: FeatureClassifier, batch_size: int = 1000
     ) -> None:
-        check_float_images(images, "images")
+        check_tensor(check_float_images(images, "images"), "images")
         check_positive_int(batch_size, "batch_size")
         self.classifier = classifier
         self.batch_size = batch_size
@@ -284,7 +302,7 @@ class FrechetReference:
 
     def features_of(self, images: torch.Tensor) -> torch.Tensor:
         """The classifier's features ``[N, F]`` (CPU) of float images ``[N, 1, 28, 28]``."""
-        check_float_images(images, "images")
+        check_tensor(check_float_images(images, "images"), "images")
         return _batched(self.classifier.features, images, self.batch_size, self._device)
 
     def __call__(self, images: torch.Tensor) -> float:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from genmodels import vae
-from genmodels.core.validation import check_positive_int
+from genmodels.core.validation import check_float, check_positive_int, check_tensor
 
 __all__ = [
     "active_units",
@@ -57,6 +57,7 @@ def _check_codes(t: torch.Tensor, name: str) -> None:
             f"{name} must have shape [N, D] (one row of latent codes per example, N >= 1), "
             f"got {list(t.shape)}."
         )
+    check_tensor(t, name, hint="the encoder diverged or the images hold NaN")
 
 
 # --------------------------------------------------------------------------- collapse
@@ -96,8 +97,7 @@ def unit_activity(mu: torch.Tensor) -> torch.Tensor:
 
 
 def _check_threshold(threshold: float) -> None:
-    if not isinstance(threshold, int | float) or threshold < 0:
-        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}.")
+    check_float(threshold, "threshold", minimum=0, hint="a variance of posterior means")
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
@@ -120,6 +120,7 @@ def encode_in_batches(
     """``model.encode`` on ``x`` ``[N, ...]``, ``batch_size`` rows at a time, without
     gradients; returns ``(mu, logvar)``, each ``[N, D]``, on the model's output device."""
     check_positive_int(batch_size, "batch_size")
+    check_tensor(x, "x", hint="images [N, C, H, W] with finite pixels")
     mus, logvars = [], []
     for start in range(0, x.shape[0], batch_size):
         mu, logvar = model.encode(x[start : start + batch_size])
@@ -144,6 +145,7 @@ def elbo_in_batches(
     ``likelihood_kwargs`` (``likelihood=``, ``sigma=``) are passed on.
     Book: eq-elbo-jensen (chapter 5).
     """
+    check_tensor(x, "x", hint="images [N, C, H, W] with finite pixels")
     check_positive_int(batch_size, "batch_size")
     parts = [
         vae.elbo_terms(
@@ -171,6 +173,7 @@ def iwae_in_batches(
     codes at once. Its mean is an estimate of the test log-likelihood from below, tighter
     as k grows. Book: eq-iwae-bound (chapter 5).
     """
+    check_tensor(x, "x", hint="images [N, C, H, W] with finite pixels")
     check_positive_int(batch_size, "batch_size")
     return torch.cat([
         vae.iwae_bound(
@@ -194,6 +197,7 @@ def iwae_bounds_by_k(
     The means grow with k towards log p(x) (chapter 6's table of bounds).
     Book: eq-iwae-bound (chapter 5).
     """
+    check_tensor(x, "x", hint="images [N, C, H, W] with finite pixels")
     if not ks:
         raise ValueError("ks must list at least one number of importance samples, e.g. (1, 10, 100).")
     for k in ks:
@@ -309,8 +313,17 @@ def nearest_neighbour_distance(
 
 
 def _check_quantile(quantile: float) -> None:
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must lie in (0, 1), got {quantile!r}.")
+    check_float(quantile, "quantile", minimum=0.0, maximum=1.0, open_below=True, open_above=True)
+
+
+def _check_far_from_encodings_inputs(samples: torch.Tensor, encodings: torch.Tensor,
+                                     reference: torch.Tensor, quantile: float) -> None:
+    _check_quantile(quantile)
+    for name, t in (("samples", samples), ("encodings", encodings), ("reference", reference)):
+        _check_codes(t, name)
+        if t.shape[1] != encodings.shape[1]:
+            raise ValueError(f"{name} must have D = {encodings.shape[1]} columns (as encodings), "
+                             f"got {list(t.shape)}.")
 
 
 def far_from_encodings_share(
@@ -328,7 +341,7 @@ def far_from_encodings_share(
     scale). Returns #{m : dist(samples_m, encodings) > r} / M in [0, 1]; for samples
     distributed like the held-out codes it is about 1 − ``quantile``.
     """
-    _check_quantile(quantile)
+    _check_far_from_encodings_inputs(samples, encodings, reference, quantile)
     radius = torch.quantile(nearest_neighbour_distance(reference, encodings), quantile)
     far = nearest_neighbour_distance(samples, encodings) > radius
     return float(far.double().mean())

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from genmodels.core.validation import check_int, check_positive_int
+from genmodels.core.validation import check_int, check_positive_int, check_tensor
 
 __all__ = [
     "decode_codes",
@@ -196,6 +196,8 @@ def _check_pair(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> None:
         raise TypeError("z0 and z1 must be torch tensors of shape [D] or [B, D].")
     if z0.shape != z1.shape or z0.ndim not in (1, 2):
         raise ValueError(f"z0 and z1 must share a shape [D] or [B, D], got {tuple(z0.shape)} and {tuple(z1.shape)}.")
+    check_tensor(z0, "z0", hint="latent codes")
+    check_tensor(z1, "z1", hint="latent codes")
     check_int(steps, "steps", minimum=2)
 
 
