@@ -7,6 +7,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from exercise_mutants import (
+    OUTPUT_CHANGES,
+    generator_mutants,
+    is_specific,
+    output_mutants,
+    rejection,
+    rejections,
+)
 
 from genmodels.exercises import ExerciseError, comparison
 
@@ -161,3 +169,227 @@ def test_wrong_answer_is_named(check, answer, message):
     with pytest.raises(ExerciseError) as info:
         check(answer)
     assert message in str(info.value)
+
+
+# --- Exercise 11.5: the GAN training loop ------------------------------------------------
+# Written independently of the check module: a reference, two correct variants written
+# differently, and the classic mistakes, each with the message it must produce.
+
+
+def loop_right(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, generator):
+    rows = []
+    for _ in range(n_steps):
+        x = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator))
+        real_logits, fake_logits = D(x), D(fake.detach())
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_logits = D(fake)
+        g_loss = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        rows.append([d_loss.item(), g_loss.item()])
+    return torch.tensor(rows)
+
+
+def loop_fresh_fakes_frozen_d(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                              generator):
+    """z drawn before the real batch, fakes made under no_grad, one BCE over the concatenated
+    batch (half the statement's loss: same direction), fresh fakes for G with D frozen."""
+    losses = torch.zeros(n_steps, 2)
+    for t in range(n_steps):
+        z = torch.randn(batch_size, latent_dim, generator=generator)
+        real = sample_real(batch_size, generator)
+        with torch.no_grad():
+            fake = G(z)
+        logits = D(torch.cat([real, fake]))
+        labels = torch.cat([torch.ones(batch_size), torch.zeros(batch_size)])
+        d_loss = F.binary_cross_entropy_with_logits(logits, labels)
+        D.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        g_loss = -F.logsigmoid(D(G(torch.randn(batch_size, latent_dim, generator=generator)))).mean()
+        opt_g.zero_grad(set_to_none=False)
+        g_loss.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+        losses[t] = torch.stack([d_loss.detach(), g_loss.detach()])
+    return losses
+
+
+def loop_distributions_list(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                            generator):
+    """torch.distributions, losses as a list of pairs of floats, sum-then-divide means."""
+    out = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        z = torch.randn(batch_size, latent_dim, generator=generator)
+        fake = G(z)
+        d_real = torch.distributions.Bernoulli(logits=D(real))
+        d_fake = torch.distributions.Bernoulli(logits=D(fake.detach()))
+        d_loss = -(d_real.log_prob(torch.ones(batch_size)).sum()
+                   + d_fake.log_prob(torch.zeros(batch_size)).sum()) / batch_size
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = -torch.distributions.Bernoulli(logits=D(fake)).log_prob(torch.ones(batch_size)).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        out.append((float(d_loss), float(g_loss)))
+    return out
+
+
+def _loop(*, zero_d=True, zero_g=True, detach=True, g_detach=False, g_loss="ns", d_swapped=False,
+          g_opt="g", g_first=False, unstable=False, clear_after_backward=False, uniform_z=False):
+    """A loop with one classic mistake switched on."""
+
+    def loop(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, generator):
+        rows = []
+        for _ in range(n_steps):
+            real = sample_real(batch_size, generator)
+            draw = torch.rand if uniform_z else torch.randn
+            fake = G(draw(batch_size, latent_dim, generator=generator))
+
+            def g_step(fake):
+                logits = D(fake.detach() if g_detach else fake)
+                if unstable:
+                    loss = -torch.log(torch.sigmoid(logits)).mean()
+                elif g_loss == "saturating":
+                    loss = torch.log(1 - torch.sigmoid(logits)).mean()
+                elif g_loss == "fake labelled 0":
+                    loss = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+                else:
+                    loss = F.softplus(-logits).mean()
+                if zero_g:
+                    opt_g.zero_grad()
+                loss.backward()
+                (opt_g if g_opt == "g" else opt_d).step()
+                return loss
+
+            if g_first:
+                loss_g = g_step(fake)
+            f = fake.detach() if detach else fake
+            if unstable:
+                bce = torch.nn.BCELoss()
+                loss_d = (bce(torch.sigmoid(D(real)), torch.ones(batch_size))
+                          + bce(torch.sigmoid(D(f)), torch.zeros(batch_size)))
+            elif d_swapped:
+                loss_d = F.softplus(D(real)).mean() + F.softplus(-D(f)).mean()
+            else:
+                loss_d = F.softplus(-D(real)).mean() + F.softplus(D(f)).mean()
+            if zero_d and not clear_after_backward:
+                opt_d.zero_grad()
+            loss_d.backward(retain_graph=not detach)
+            if clear_after_backward:
+                opt_d.zero_grad()
+            opt_d.step()
+            if not g_first:
+                loss_g = g_step(fake)
+            rows.append([loss_d.item(), loss_g.item()])
+        return torch.tensor(rows)
+
+    return loop
+
+
+def loop_swapped_optimizers(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                            generator):
+    rows = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator))
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_g.step()
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_d.step()
+        rows.append([loss_d.item(), loss_g.item()])
+    return torch.tensor(rows)
+
+
+def loop_no_detach_crashes(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                           generator):
+    rows = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator))
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        rows.append([loss_d.item(), loss_g.item()])
+    return torch.tensor(rows)
+
+
+LOOP_WRONG = [
+    ("missing zero_grad", _loop(zero_d=False, zero_g=False), "gradients accumulate across steps"),
+    ("missing zero_grad (generator)", _loop(zero_g=False), "gradients accumulate across steps: the generator"),
+    ("missing detach", _loop(detach=False), "the fakes were not detached in the discriminator's step"),
+    ("missing detach, graph reused", loop_no_detach_crashes, "Detach the fakes in the discriminator's loss"),
+    ("detach misplaced in the generator's loss", _loop(g_detach=True), "no gradient reached G from its loss"),
+    ("saturating loss", _loop(g_loss="saturating"), "saturating generator loss"),
+    ("labels swapped (discriminator)", _loop(d_swapped=True), "labels are swapped in the discriminator's loss"),
+    ("labels swapped (generator)", _loop(g_loss="fake labelled 0"), "labels are swapped in the generator's loss"),
+    ("wrong player's optimizer", _loop(g_opt="d"), "the wrong player's optimizer is stepped"),
+    ("generator before discriminator", _loop(g_first=True), "the generator is updated before the discriminator"),
+    ("optimizers swapped", loop_swapped_optimizers, "the players' optimizers are swapped"),
+    ("sigmoid then BCELoss / log", _loop(unstable=True), "sigmoid followed by a log"),
+    ("zero_grad between backward and step", _loop(clear_after_backward=True), "cleared (zero_grad) between backward() and step()"),
+    ("uniform latent codes", _loop(uniform_z=True), "z must be standard normal"),
+]
+
+
+@pytest.mark.parametrize(("answer", "message"), [w[1:] for w in LOOP_WRONG], ids=[w[0] for w in LOOP_WRONG])
+def test_gan_loop_mistake_is_named(answer, message):
+    assert message in rejection(comparison.check_train_gan_loop, answer)
+
+
+@pytest.mark.parametrize("answer", [loop_right, loop_fresh_fakes_frozen_d, loop_distributions_list])
+def test_gan_loop_correct_variants_pass(answer, capsys):
+    comparison.check_train_gan_loop(answer)
+    assert "correct" in capsys.readouterr().out
+
+
+def test_gan_loop_mutants_are_rejected():
+    # Detached losses and a list of pairs are valid answers (the statement asks for detached
+    # values), so the "detached" and "a Python float" mutants do not apply.
+    changes = tuple(n for n in OUTPUT_CHANGES if n not in ("detached", "a Python float"))
+    mutants = {**output_mutants(loop_right, only=changes), **generator_mutants(loop_right)}
+    messages = rejections(comparison.check_train_gan_loop, mutants)
+    assert all(is_specific(m) for m in messages.values()), messages
+
+
+def test_gan_loop_probe_separates_the_candidate_losses():
+    """The traced steps only mean something if the named mistakes have gradients clearly
+    different from the right ones on the probe's players (an independent recomputation)."""
+    G, D = comparison._loop_players(5, head_scale=100.0, spread=4.0)
+    g = torch.Generator().manual_seed(11)
+    real = torch.randn(64, 2, generator=g)
+    z = torch.randn(64, 2, generator=g)
+    fake = G(z)
+
+    def grad(loss, module):
+        return torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, list(module.parameters()),
+                                                                     retain_graph=True)])
+
+    def cos(a, b):
+        return float(a @ b / (a.norm() * b.norm()))
+
+    right_d = grad(F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean(), D)
+    swapped_d = grad(F.softplus(D(real)).mean() + F.softplus(-D(fake.detach())).mean(), D)
+    ns = grad(F.softplus(-D(fake)).mean(), G)
+    sat = grad(-F.softplus(D(fake)).mean(), G)
+    assert cos(right_d, swapped_d) < 0.9
+    assert cos(ns, sat) < 0.95
