@@ -223,7 +223,7 @@ def check_rbm_pseudo_log_likelihood(
 
 GAN_LOOP_STEPS = (600, 700, 800)
 """The checkpoints (total training steps) of the behavioural part of :func:`check_train_gan_loop`."""
-GAN_LOOP_MIN_MODES = 7
+GAN_LOOP_MIN_MODES = 6
 """Modes of the ring (of 8) that must be captured at one of the :data:`GAN_LOOP_STEPS`."""
 GAN_LOOP_BATCH = 64
 GAN_LOOP_LATENT = 2
@@ -650,9 +650,11 @@ def check_train_gan_loop(train_gan_loop: Callable[..., Any]) -> None:
        would fail correct loops by chance),
        and standard normal latent codes (their mean within 0.02 of 0 and variance within
        0.04 of 1 over the ≥ 100,000 codes drawn: beyond 7 standard errors, a false failure
-       below 1e-11). The reference captures 8 modes on 12 of 12 seeds (calibration in the
-       tests); the margin of one mode keeps correct variants (fresh fakes for the generator,
-       another order of the random draws) well clear of the threshold.
+       below 1e-11). Calibration (players and draws seeded 0–9, the reference loop and
+       a correct variant with fresh fakes for the generator: 20 runs): the best of the three
+       checkpoints captured 8 modes in 19 runs and 7 in one; the threshold of 6 leaves a
+       margin for other correct variants, whose training differs like another seed's.
+       The reference's time on one idle thread: a few seconds for the whole check.
     """
     __tracebackhide__ = True
     from genmodels.toy import ring_mixture
