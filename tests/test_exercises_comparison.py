@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ def bpd_right(ll, n_pixels):
 
 def free_energy_by_hand(rbm, v):
     pre = v @ rbm.weight + rbm.hidden_bias
-    return -(v * rbm.visible_bias).sum(1) - torch.log1p(torch.exp(pre)).sum(1)
+    return -(v * rbm.visible_bias).sum(1) - F.softplus(pre).sum(1)  # log1p(exp) overflows
 
 
 def pll_right(rbm, v):
@@ -169,6 +170,152 @@ def test_wrong_answer_is_named(check, answer, message):
     with pytest.raises(ExerciseError) as info:
         check(answer)
     assert message in str(info.value)
+
+
+# --- Exercises 11.1-11.3: correct variants, more wrong answers, mutants -----------------
+
+
+def kl_float32_tensor(predicted, n_classes):
+    """float32, empty classes left out, a 0-d tensor as the answer."""
+    p = torch.bincount(predicted, minlength=n_classes).float() / predicted.numel()
+    p = p[p > 0]
+    return (p * torch.log(p * n_classes)).sum()
+
+
+def kl_entropy_form(predicted, n_classes):
+    """log K − H(p) with torch.distributions; a NumPy float."""
+    probs = torch.bincount(predicted, minlength=n_classes).double() / len(predicted)
+    return np.float64(math.log(n_classes) - torch.distributions.Categorical(probs=probs).entropy().item())
+
+
+def bpd_log2(ll, n_pixels):
+    return -(ll / math.log(2)) / n_pixels
+
+
+def bpd_torch_log(ll, n_pixels):
+    return ll.neg().div(n_pixels).div(torch.log(torch.tensor(2.0, dtype=ll.dtype)))
+
+
+def pll_library_free_energy_loop(rbm, v):
+    """A loop over bits with the library's free energy and log(1 − σ(−x)) written as logsigmoid."""
+    f_v = rbm.free_energy(v)
+    total = torch.zeros(v.shape[0])
+    for i in range(v.shape[1]):
+        flipped = v.clone()
+        flipped[:, i] = 1 - v[:, i]
+        total = total - F.softplus(f_v - rbm.free_energy(flipped))
+    return total
+
+
+def pll_bernoulli(rbm, v):
+    """The conditionals as Bernoulli distributions (logits = free-energy gaps)."""
+    out = 0
+    for i in range(v.shape[1]):
+        other = v.clone()
+        other[:, i] = 1 - v[:, i]
+        # logit of v_i = 1 given the rest: F(v with v_i = 0) − F(v with v_i = 1)
+        zero, one = v.clone(), v.clone()
+        zero[:, i], one[:, i] = 0, 1
+        logits = rbm.free_energy(zero) - rbm.free_energy(one)
+        out = out + torch.distributions.Bernoulli(logits=logits).log_prob(v[:, i])
+    return out
+
+
+@pytest.mark.parametrize(("check", "answer"), [
+    (comparison.check_class_kl_to_uniform, kl_float32_tensor),
+    (comparison.check_class_kl_to_uniform, kl_entropy_form),
+    (comparison.check_bits_per_dimension, bpd_log2),
+    (comparison.check_bits_per_dimension, bpd_torch_log),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_library_free_energy_loop),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_bernoulli),
+], ids=lambda a: getattr(a, "__name__", ""))
+def test_correct_variants_pass(check, answer, capsys):
+    check(answer)
+    assert "correct" in capsys.readouterr().out
+
+
+def kl_minlength_missing(predicted, n_classes):
+    p = torch.bincount(predicted).double() / predicted.numel()
+    return float(torch.xlogy(p, p).sum() + math.log(len(p)))
+
+
+def kl_mean_over_classes(predicted, n_classes):
+    return kl_right(predicted, n_classes) / n_classes
+
+
+def bpd_detached(ll, n):
+    return torch.tensor((-ll / (n * math.log(2))).tolist(), dtype=ll.dtype)
+
+
+def bpd_sqrt_pixels(ll, n):
+    return -ll / (math.sqrt(n) * math.log(2))
+
+
+def bpd_float64_always(ll, n):
+    return (-ll / (n * math.log(2))).double()
+
+
+def bpd_batch_mean(ll, n):
+    return (-ll / (n * math.log(2))).mean().expand(ll.shape[0])
+
+
+def pll_log_sigmoid(rbm, v):
+    out = torch.zeros(v.shape[0])
+    for i in range(v.shape[1]):
+        flipped = v.clone()
+        flipped[:, i] = 1 - flipped[:, i]
+        out += torch.log(torch.sigmoid(rbm.free_energy(flipped) - rbm.free_energy(v)))
+    return out
+
+
+def pll_raw_difference(rbm, v):
+    out = torch.zeros(v.shape[0])
+    for i in range(v.shape[1]):
+        flipped = v.clone()
+        flipped[:, i] = 1 - flipped[:, i]
+        out += rbm.free_energy(flipped) - rbm.free_energy(v)
+    return out
+
+
+MORE_WRONG = [
+    (comparison.check_class_kl_to_uniform, kl_minlength_missing, "without minlength"),
+    (comparison.check_class_kl_to_uniform, kl_mean_over_classes, "averaged over the K classes"),
+    (comparison.check_bits_per_dimension, bpd_detached, "carries no gradient"),
+    (comparison.check_bits_per_dimension, bpd_sqrt_pixels, "side of the image"),
+    (comparison.check_bits_per_dimension, bpd_float64_always, "wrong dtype"),
+    (comparison.check_bits_per_dimension, bpd_batch_mean, "averaged over the batch"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_log_sigmoid, "log(sigmoid(·)) underflows"),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_raw_difference, "free-energy differences"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "message"), MORE_WRONG, ids=[w[1].__name__ for w in MORE_WRONG])
+def test_more_wrong_answers_are_named(check, answer, message):
+    text = rejection(check, answer)
+    assert message in text
+    assert is_specific(text), text
+
+
+# A float is the answer of 11.1 (no tensor to detach); 11.3 is a metric computed under
+# no_grad (detaching is fine). Every other mechanical mutant applies.
+MUTANTS = [
+    (comparison.check_class_kl_to_uniform, kl_right,
+     ("scaled by 1.01", "negated", "doubled", "shifted by 0.01")),
+    (comparison.check_bits_per_dimension, bpd_right, tuple(OUTPUT_CHANGES)),
+    (comparison.check_rbm_pseudo_log_likelihood, pll_right,
+     tuple(n for n in OUTPUT_CHANGES if n != "detached")),
+]
+
+
+@pytest.mark.parametrize(("check", "reference", "changes"), MUTANTS, ids=["11.1", "11.2", "11.3"])
+def test_mutants_are_rejected(check, reference, changes):
+    def as_tensor(fn):
+        # 11.1 returns a float; the output changes act on tensors.
+        return (lambda *a: torch.tensor(fn(*a), dtype=torch.float64)) if fn is kl_right else fn
+
+    messages = rejections(check, output_mutants(as_tensor(reference), only=changes))
+    specific = [m for m in messages.values() if is_specific(m)]
+    assert len(specific) >= 0.8 * len(messages), messages
 
 
 # --- Exercise 11.5: the GAN training loop ------------------------------------------------

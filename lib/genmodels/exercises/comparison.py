@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -79,35 +80,65 @@ def _kl_mistakes() -> list[Mistake]:
     ]
 
 
+def _kl_cases(g: torch.Generator) -> list[tuple[str, torch.Tensor, int]]:
+    """Hidden labels from ``g`` and the boundaries: empty classes (also the last ones, which
+    a histogram without ``minlength`` drops), one class only, an exact balance, a single
+    sample, K = 1."""
+    skewed = torch.multinomial(torch.tensor([0.4, 0.3, 0.1, 0.1, 0.05, 0.05]), 500,
+                               replacement=True, generator=g)
+    k = int(torch.randint(3, 12, (), generator=g))
+    return [
+        (f"1000 uniformly drawn labels, K = {k}", torch.randint(0, k, (1000,), generator=g), k),
+        ("labels 2..5 only, K = 8 (classes 0, 1, 6, 7 empty)",
+         2 + torch.randint(0, 4, (300,), generator=g), 8),
+        ("skewed labels, the last 4 of 10 classes empty", skewed, 10),
+        ("every sample in one class, K = 10", torch.full((50,), 3, dtype=torch.int64), 10),
+        ("exactly balanced, K = 4", torch.arange(4).repeat(25), 4),
+        ("a single sample, K = 3", torch.tensor([2]), 3),
+        ("K = 1", torch.zeros(7, dtype=torch.int64), 1),
+    ]
+
+
 def check_class_kl_to_uniform(class_kl_to_uniform: Callable[[torch.Tensor, int], float]) -> None:
     """Check Exercise 11.1: ``class_kl_to_uniform(predicted [n] int64, n_classes) -> float``.
 
     Reference: :func:`genmodels.measure.coverage.kl_to_uniform` of
-    :func:`genmodels.measure.coverage.class_histogram` (Book: eq-class-kl-to-uniform).
+    :func:`genmodels.measure.coverage.class_histogram` (Book: eq-class-kl-to-uniform), on
+    the hidden cases of :func:`_kl_cases`; the known values (0 for a balanced histogram,
+    log K for a single class) are among them. Tolerance rtol 1e-5, atol 1e-6: an answer
+    computed in float32 passes. Deterministic: no statistical test.
     """
     __tracebackhide__ = True
-    g = torch.Generator().manual_seed(10)
-    skewed = torch.multinomial(torch.tensor([0.4, 0.3, 0.1, 0.1, 0.05, 0.05]), 500,
-                               replacement=True, generator=g)
-    cases = [
-        ("1000 uniformly drawn labels, K = 10", torch.randint(0, 10, (1000,), generator=g), 10),
-        ("skewed labels, 4 of 10 classes empty", skewed, 10),
-        ("every sample in one class, K = 10", torch.full((50,), 3, dtype=torch.int64), 10),
-        ("exactly balanced, K = 4", torch.arange(4).repeat(25), 4),
-        ("a single sample, K = 3", torch.tensor([2]), 3),
-    ]
     with Exercise("11.1", "class_kl_to_uniform") as ex:
-        for label, pred, k in cases:
+        for label, pred, k in _kl_cases(torch.Generator().manual_seed(10)):
             got = ex.call(class_kl_to_uniform, pred, k)
             if isinstance(got, torch.Tensor) and got.numel() == 1:
-                got = got.reshape(()).to(torch.float64)
-            ex.require(isinstance(got, float | int | torch.Tensor),
+                got = got.detach().reshape(()).to(torch.float64)
+            elif isinstance(got, numbers.Real) and not isinstance(got, bool):
+                got = float(got)
+            ex.require(isinstance(got, float | torch.Tensor),
                        f"return a number (a Python float), got {type(got).__name__}.", label)
-            ex.compare(got, _kl(pred, k), case=label, args=(pred, k), mistakes=_kl_mistakes(),
-                       sizes={"the K classes": k, "the n samples": pred.numel()},
-                       nonfinite_hint="An empty class has p_k = 0 and contributes 0 · log 0 = 0: "
-                                      "use torch.xlogy or leave empty classes out of the sum.",
-                       atol=1e-9, rtol=1e-9)
+            mistakes = _kl_mistakes()
+            mistakes.append(Mistake(
+                "the uniform distribution is over all K = n_classes classes; you took K as the "
+                "largest class that occurs + 1 (a histogram without minlength=n_classes).",
+                lambda p, n: _kl(p, int(p.max()) + 1)))
+            expected = _kl(pred, k)
+            try:
+                ex.compare(got, expected, case=label, args=(pred, k), mistakes=mistakes,
+                           sizes={"the K classes": k, "the n samples": pred.numel()},
+                           nonfinite_hint="An empty class has p_k = 0 and contributes 0 · log 0 "
+                                          "= 0: use torch.xlogy or leave empty classes out of "
+                                          "the sum.",
+                           atol=1e-6, rtol=1e-5)
+            except ExerciseError as err:
+                if "with no constant factor or offset" not in str(err):
+                    raise
+                empty = int((torch.bincount(pred, minlength=k) == 0).sum())
+                ex.fail(f"your value {float(got):.6g} is not KL(p ‖ uniform) = Σ_k p_k log(K p_k) "
+                        f"= {float(expected):.6g} of this histogram (n = {pred.numel()}, K = {k}, "
+                        f"{empty} empty classes). Known values: 0 for a balanced histogram, log K "
+                        "when every sample falls in one class.", label)
 
 
 # --- Exercise 11.2 ---------------------------------------------------------------------
@@ -117,36 +148,54 @@ def _bpd(ll: torch.Tensor, n_pixels: int) -> torch.Tensor:
     return -ll / (n_pixels * math.log(2))
 
 
+def _bpd_mistakes() -> list[Mistake]:
+    return [
+        Mistake("a likelihood in bits per dimension is a *negative* log-likelihood "
+                "(lower is better): flip the sign.", lambda x, n: -_bpd(x, n)),
+        Mistake("you returned nats per dimension: divide by ln 2 to convert nats to "
+                "bits.", lambda x, n: -x / n),
+        Mistake("you returned bits per image: divide by the number of pixels D.",
+                lambda x, n: -x / math.log(2)),
+        Mistake("you used log₁₀; bits use log base 2: divide nats by ln 2.",
+                lambda x, n: -x / (n * math.log(10))),
+        Mistake("you multiplied by ln 2; converting nats to bits *divides* by ln 2.",
+                lambda x, n: -x * math.log(2) / n),
+        Mistake("you divided by the side of the image √D; bits per dimension divide by the "
+                "number of pixels D.", lambda x, n: -x / (math.sqrt(n) * math.log(2))),
+        Mistake("you averaged over the batch: return one value per image, [B].",
+                lambda x, n: _bpd(x, n).mean().expand(x.shape[0])),
+    ]
+
+
 def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
     """Check Exercise 11.2: ``bits_per_dimension(log_likelihood [B] nats, n_pixels) -> [B]``.
 
-    Book: eq-bits-per-dimension.
+    Hidden inputs from a generator seeded here (float64 and float32, several D, one image, a
+    log-likelihood of 0 and a positive one, as densities of continuous data can have);
+    the result must keep the input's dtype and carry the gradient −1/(D ln 2) to its
+    input. Deterministic: no statistical test. Book: eq-bits-per-dimension.
     """
     __tracebackhide__ = True
     g = torch.Generator().manual_seed(11)
+    d = int(torch.randint(100, 3000, (), generator=g))
     cases = [
         ("VAE-like test ELBOs of Fashion-MNIST, D = 784",
          -150 - 30 * torch.rand(6, generator=g, dtype=torch.float64), 784),
         ("digits, D = 64", -30 - 5 * torch.rand(4, generator=g, dtype=torch.float64), 64),
+        (f"float32, D = {d}", -d * torch.rand(5, generator=g), d),
         ("one image, float32, D = 784", torch.tensor([-784 * math.log(2)]), 784),
+        ("log-likelihoods of 0 and +12 (densities above 1), D = 3",
+         torch.tensor([0.0, 12.0], dtype=torch.float64), 3),
     ]
     with Exercise("11.2", "bits_per_dimension") as ex:
-        for label, ll, d in cases:
-            got = ex.call(bits_per_dimension, ll, d)
-            mistakes = [
-                Mistake("a likelihood in bits per dimension is a *negative* log-likelihood "
-                        "(lower is better): flip the sign.", lambda x, n: -_bpd(x, n)),
-                Mistake("you returned nats per dimension: divide by ln 2 to convert nats to "
-                        "bits.", lambda x, n: -x / n),
-                Mistake("you returned bits per image: divide by the number of pixels D.",
-                        lambda x, n: -x / math.log(2)),
-                Mistake("you used log₁₀; bits use log base 2: divide nats by ln 2.",
-                        lambda x, n: -x / (n * math.log(10))),
-                Mistake("you multiplied by ln 2; converting nats to bits *divides* by ln 2.",
-                        lambda x, n: -x * math.log(2) / n),
-            ]
-            ex.compare(got, _bpd(ll, d), case=label, args=(ll, d), mistakes=mistakes,
-                       sizes={"the D pixels": d}, atol=1e-6, rtol=1e-6)
+        for label, ll, n in cases:
+            got = ex.call(bits_per_dimension, ll, n)
+            ex.compare(got, _bpd(ll, n), case=label, args=(ll, n), mistakes=_bpd_mistakes(),
+                       sizes={"the D pixels": n, "the B images": ll.shape[0]})
+            leaf = ll.clone().requires_grad_(True)
+            out = ex.call(bits_per_dimension, leaf, n)
+            ex.require_gradients(out, {"log_likelihood": leaf}, expected={
+                "log_likelihood": torch.full_like(ll, -1 / (n * math.log(2)))}, case=label)
 
 
 # --- Exercise 11.3 ---------------------------------------------------------------------
@@ -175,6 +224,9 @@ def _pll_mistakes(rbm: BernoulliRBM) -> list[Mistake]:
     def batch_mean(r, v):
         return pseudo_log_likelihood(r, v).mean().expand(v.shape[0])
 
+    def log_of_sigmoid(r, v):
+        return torch.log(torch.sigmoid(_flipped_free_energy(r, v) - r.free_energy(v)[:, None])).sum(1)
+
     return [
         Mistake("the sign inside the sigmoid is swapped: p(v_i | v_−i) = σ(F(ṽ⁽ⁱ⁾) − F(v)) — "
                 "the observed v has the *lower* free energy when it is the likelier state.",
@@ -186,7 +238,45 @@ def _pll_mistakes(rbm: BernoulliRBM) -> list[Mistake]:
         Mistake("you summed the free-energy differences F(ṽ⁽ⁱ⁾) − F(v) themselves; each term "
                 "is log σ of that difference.", raw_difference),
         Mistake("return one value per row of v, [B], not the batch mean repeated.", batch_mean),
+        Mistake("log(sigmoid(·)) underflows: where a conditional probability is below about "
+                "1e-45 the sigmoid rounds to 0 in float32 and its log is −inf. Use "
+                "F.logsigmoid, which is exact there.", log_of_sigmoid),
     ]
+
+
+def _pll_by_enumeration(rbm: BernoulliRBM, v: torch.Tensor) -> torch.Tensor:
+    """Σ_i log p(v_i | v_−i) from the joint over all 2^D images (independent of the free-energy
+    differences; D ≤ 10)."""
+    d = v.shape[1]
+    states = ((torch.arange(2**d)[:, None] >> torch.arange(d)) & 1).to(v.dtype)  # [2^D, D]
+    log_joint = -rbm.free_energy(states).double()  # unnormalised
+    index = (v.long() << torch.arange(d)).sum(1)  # [B]
+    flipped = index[:, None] ^ (1 << torch.arange(d))[None, :]  # [B, D]
+    own, other = log_joint[index][:, None], log_joint[flipped]
+    return (own - torch.logaddexp(own, other)).sum(1).to(v.dtype)
+
+
+def _pll_cases() -> list[tuple[str, BernoulliRBM, torch.Tensor, bool]]:
+    """Random RBMs (weights N(0, 1), random biases) seeded here; one visible unit, where the
+    pseudo-log-likelihood is the exact log-likelihood; and a confident RBM (weights
+    N(0, 30²)) whose conditionals are so close to 0 or 1 that log(sigmoid(·)) underflows."""
+    cases = []
+    for label, d, h, b, seed, std in [("D = 6, H = 4, 5 rows", 6, 4, 5, 0, 1.0),
+                                      ("D = 20, H = 8, 3 rows", 20, 8, 3, 1, 1.0),
+                                      ("D = 3, H = 2, 1 row", 3, 2, 1, 2, 1.0),
+                                      ("D = 1 (the PLL is log p(v)), H = 3, 2 rows", 1, 3, 2, 3, 1.0),
+                                      ("a confident RBM (weights of std 30), D = 8, H = 6, 4 rows",
+                                       8, 6, 4, 4, 30.0)]:
+        g = torch.Generator().manual_seed(100 + seed)
+        rbm = BernoulliRBM(d, h, init_std=std, generator=g)
+        with torch.no_grad():
+            rbm.visible_bias.copy_(torch.randn(d, generator=g))
+            rbm.hidden_bias.copy_(torch.randn(h, generator=g))
+        v = (torch.rand(b, d, generator=g) < 0.5).float()
+        if d == 1:
+            v = torch.tensor([[0.0], [1.0]])
+        cases.append((label, rbm, v, d <= 10))
+    return cases
 
 
 def check_rbm_pseudo_log_likelihood(
@@ -194,29 +284,24 @@ def check_rbm_pseudo_log_likelihood(
 ) -> None:
     """Check Exercise 11.3: ``rbm_pseudo_log_likelihood(rbm, v [B, D]) -> [B]`` nats.
 
-    Reference: :func:`genmodels.rbm.pseudo_log_likelihood` (Book: eq-pseudo-log-likelihood).
+    Reference: :func:`genmodels.rbm.pseudo_log_likelihood` (Book: eq-pseudo-log-likelihood)
+    and, for D ≤ 10, the conditionals computed from the joint over all 2^D images; on the
+    hidden RBMs of :func:`_pll_cases`. Deterministic: no statistical test.
     """
     __tracebackhide__ = True
-    cases = []
-    for label, d, h, b, seed in [("D = 6, H = 4, 5 rows", 6, 4, 5, 0),
-                                 ("D = 20, H = 8, 3 rows", 20, 8, 3, 1),
-                                 ("D = 3, H = 2, 1 row", 3, 2, 1, 2)]:
-        g = torch.Generator().manual_seed(100 + seed)
-        rbm = BernoulliRBM(d, h, init_std=1.0, generator=g)
-        with torch.no_grad():
-            rbm.visible_bias.copy_(torch.randn(d, generator=g))
-            rbm.hidden_bias.copy_(torch.randn(h, generator=g))
-        v = (torch.rand(b, d, generator=g) < 0.5).float()
-        cases.append((label, rbm, v))
     with Exercise("11.3", "rbm_pseudo_log_likelihood") as ex:
-        for label, rbm, v in cases:
+        for label, rbm, v, small in _pll_cases():
             with torch.no_grad():
                 got = ex.call(rbm_pseudo_log_likelihood, rbm, v)
-                expected = pseudo_log_likelihood(rbm, v)
+                expected = _pll_by_enumeration(rbm, v) if small else pseudo_log_likelihood(rbm, v)
                 if isinstance(got, torch.Tensor):
                     got = got.detach()
                 ex.compare(got, expected, case=label, args=(rbm, v), mistakes=_pll_mistakes(rbm),
-                           sizes={"the D visible units": v.shape[1]}, atol=1e-4, rtol=1e-4)
+                           sizes={"the D visible units": v.shape[1], "the B rows": v.shape[0]},
+                           nonfinite_hint="A conditional probability that underflows to 0 gives "
+                                          "log 0 = −inf: use F.logsigmoid of the free-energy "
+                                          "difference.",
+                           atol=1e-4, rtol=1e-4)
 
 
 # --- Exercise 11.5: a GAN training loop, built from torch alone --------------------------
