@@ -388,7 +388,7 @@ def loop_distributions_list(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
-        out.append((float(d_loss), float(g_loss)))
+        out.append((float(d_loss.detach()), float(g_loss.detach())))
     return out
 
 

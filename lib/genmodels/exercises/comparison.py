@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genmodels.exercises._core import Exercise, ExerciseError, Mistake
+from genmodels.exercises._core import Exercise, ExerciseError, Mistake, with_accelerator_copies
 from genmodels.measure import coverage
 from genmodels.measure.sample_quality import mode_metrics
 from genmodels.rbm import BernoulliRBM, pseudo_log_likelihood
@@ -187,6 +187,7 @@ def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], t
         ("log-likelihoods of 0 and +12 (densities above 1), D = 3",
          torch.tensor([0.0, 12.0], dtype=torch.float64), 3),
     ]
+    with_accelerator_copies(cases, 2)
     with Exercise("11.2", "bits_per_dimension") as ex:
         for label, ll, n in cases:
             got = ex.call(bits_per_dimension, ll, n)
@@ -328,16 +329,34 @@ def _loop_players(seed: int, width: int = 32, *, pack: int = 1, head_scale: floa
     """
     from genmodels.gan import MLPDiscriminator, MLPGenerator
 
+    if pack not in (1, 2):
+        raise ValueError(f"pack must be 1 or 2, got {pack}.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = MLPGenerator(GAN_LOOP_LATENT, 2, (width, width))
-        D = MLPDiscriminator(2, (width, width), pack=pack)
+        D = _PackedPairs(width) if pack == 2 else MLPDiscriminator(2, (width, width))
     with torch.no_grad():
-        D.head.weight.mul_(head_scale)
+        head = D.packed.head if pack == 2 else D.head
+        head.weight.mul_(head_scale)
         G.net[-1].weight.mul_(spread)
         if head_bias is not None:
-            D.head.bias.fill_(head_bias)
+            head.bias.fill_(head_bias)
     return G, D
+
+
+class _PackedPairs(torch.nn.Module):
+    """A PacGAN2 discriminator that gives one logit per point, ``[B, 2] -> [B]``: each
+    pair of consecutive points is judged jointly and both get the pair's logit (the mean
+    over the B points equals the mean over the B/2 pairs). B must be even."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        from genmodels.gan import MLPDiscriminator
+
+        self.packed = MLPDiscriminator(2, (width, width), pack=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.packed(x).repeat_interleave(2)
 
 
 def _adam(module: torch.nn.Module, lr: float = 2e-3) -> torch.optim.Optimizer:
@@ -714,7 +733,9 @@ def check_train_gan_loop(train_gan_loop: Callable[..., Any]) -> None:
     Graded on behaviour, in four parts:
 
     1. three traced steps of small players (their logits spread over several units, so that
-       the candidate losses have clearly different gradients): the optimizers' calls are
+       the candidate losses have clearly different gradients): the latent codes (at least
+       384 values) must have a mean within 0.3 of 0 and a variance within 0.5 of 1 (beyond
+       5.8 standard errors: a false failure below 1e-8); the optimizers' calls are
        recorded, and every update is compared with the gradient of the right loss on the
        batches the loop drew (the discriminator's on this step's real batch and detached
        fakes; the non-saturating generator loss against the *updated* discriminator, on
@@ -750,6 +771,11 @@ def check_train_gan_loop(train_gan_loop: Callable[..., Any]) -> None:
         case = "three traced steps"
         trace, got = _run_traced(ex, train_gan_loop, _loop_players(5, head_scale=100.0, spread=4.0), 3, 11, ring)
         segments = _loop_segments(ex, trace, 3, case)
+        z = torch.cat([e[1].reshape(-1) for e in trace.events if e[0] == "G"]).double()
+        ex.require(abs(float(z.mean())) < 0.3 and abs(float(z.var()) - 1) < 0.5,
+                   f"the latent codes given to G have mean {float(z.mean()):.3f} and variance "
+                   f"{float(z.var()):.3f}; z must be standard normal (torch.randn), mean 0 and "
+                   "variance 1.", case)
         expected = _check_loop_gradients(ex, trace, segments, case)
         _check_returned_losses(ex, got, expected, 3, case)
         # 2. A confident discriminator.
