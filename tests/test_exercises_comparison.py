@@ -480,7 +480,25 @@ def loop_no_detach_crashes(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim,
     return torch.tensor(rows)
 
 
+def loop_sums(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, generator):
+    rows = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator))
+        loss_d = F.softplus(-D(real)).sum() + F.softplus(D(fake.detach())).sum()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-D(fake)).sum()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        rows.append([loss_d.item(), loss_g.item()])
+    return torch.tensor(rows)
+
+
 LOOP_WRONG = [
+    ("sums instead of means", loop_sums, "a sum over the batch where the losses are means"),
     ("missing zero_grad", _loop(zero_d=False, zero_g=False), "gradients accumulate across steps"),
     ("missing zero_grad (generator)", _loop(zero_g=False), "gradients accumulate across steps: the generator"),
     ("missing detach", _loop(detach=False), "the fakes were not detached in the discriminator's step"),

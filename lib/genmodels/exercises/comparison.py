@@ -674,6 +674,12 @@ def _check_returned_losses(ex: Exercise, got, expected, n_steps: int, case: str)
                case)
     for t, (d_value, g_values) in enumerate(expected):
         d_got, g_got = float(losses[t, 0]), float(losses[t, 1])
+        for got_value, value in ((d_got, d_value), (g_got, g_values[-1])):
+            for factor in (GAN_LOOP_BATCH, 2 * GAN_LOOP_BATCH):
+                ex.require(not math.isclose(got_value, factor * value, rel_tol=1e-3),
+                           f"the losses you returned are {factor} times the statement's: a sum "
+                           "over the batch where the losses are means (the update's direction is "
+                           "the same, but the recorded values are not).", case)
         ex.require(any(math.isclose(d_got, v, rel_tol=1e-4, abs_tol=1e-5) for v in (d_value, d_value / 2)),
                    f"the discriminator's loss returned for step {t} is {d_got:.6g}; its loss on that "
                    f"step's batches, before its update, is {d_value:.6g} (−mean log D(x) − mean "
