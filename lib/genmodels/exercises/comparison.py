@@ -164,6 +164,8 @@ def _bpd_mistakes() -> list[Mistake]:
                 "number of pixels D.", lambda x, n: -x / (math.sqrt(n) * math.log(2))),
         Mistake("you averaged over the batch: return one value per image, [B].",
                 lambda x, n: _bpd(x, n).mean().expand(x.shape[0])),
+        Mistake("your values are the right ones in reverse order: value i must belong to "
+                "image i.", lambda x, n: _bpd(x, n).flip(0)),
     ]
 
 
@@ -239,6 +241,8 @@ def _pll_mistakes(rbm: BernoulliRBM) -> list[Mistake]:
         Mistake("you summed the free-energy differences F(ṽ⁽ⁱ⁾) − F(v) themselves; each term "
                 "is log σ of that difference.", raw_difference),
         Mistake("return one value per row of v, [B], not the batch mean repeated.", batch_mean),
+        Mistake("your values are the right ones in reverse order: value b must belong to row b "
+                "of v.", lambda r, v: pseudo_log_likelihood(r, v).flip(0)),
         Mistake("log(sigmoid(·)) underflows: where a conditional probability is below about "
                 "1e-45 the sigmoid rounds to 0 in float32 and its log is −inf. Use "
                 "F.logsigmoid, which is exact there.", log_of_sigmoid),
