@@ -558,3 +558,35 @@ def test_gan_loop_probe_separates_the_candidate_losses():
     sat = grad(-F.softplus(D(fake)).mean(), G)
     assert cos(right_d, swapped_d) < 0.9
     assert cos(ns, sat) < 0.95
+
+
+def loop_generator_fakes_first(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                               generator):
+    """Correct, in an unusual order: the generator's fresh fakes are computed before the
+    discriminator's (and evaluated by D only after its update)."""
+    losses = torch.zeros(n_steps, 2)
+    for t in range(n_steps):
+        real = sample_real(batch_size, generator)
+        z_d = torch.randn(batch_size, latent_dim, generator=generator)
+        z_g = torch.randn(batch_size, latent_dim, generator=generator)
+        fake_g = G(z_g)
+        fake_d = G(z_d).detach()
+        d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake_d)).mean()
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = F.softplus(-D(fake_g)).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        losses[t] = torch.stack([d_loss, g_loss]).detach()
+    return losses
+
+
+def test_gan_loop_traced_steps_accept_another_order_of_the_calls(monkeypatch, capsys):
+    # Only the traced steps and the randomness: the training is the same as loop_right's
+    # up to the order of the draws, which the correct variants above already cover.
+    monkeypatch.setattr(comparison, "GAN_LOOP_STEPS", (2,))
+    monkeypatch.setattr(comparison, "GAN_LOOP_MIN_MODES", 0)
+    comparison.check_train_gan_loop(loop_generator_fakes_first)
+    assert "correct" in capsys.readouterr().out

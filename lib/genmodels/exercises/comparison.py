@@ -542,15 +542,25 @@ def _check_loop_gradients(ex: Exercise, trace: _LoopTrace, segments: list[list[t
         at = f"step {t}" + (f", {case}" if case else "")
 
         # --- the discriminator's update ---
-        fake = _call(G, g_params, zs[0]).detach()
+        applied_params, applied_grads = seg[d_at][2]["D"]
+        got = _flat(applied_grads, applied_params)
+        # The discriminator's fakes: the output of one of the calls of G before its update
+        # (the first, unless the gradient says another).
+        z_d = next(e[1] for e in seg[:d_at] if e[0] == "G")
+        for z in (e[1] for e in seg[:d_at] if e[0] == "G"):
+            f = _call(G, g_params, z).detach()
+            r = _grad_of(lambda p, f=f, x=real: F.softplus(-_call(D, p, x)).mean()
+                         + F.softplus(_call(D, p, f)).mean(), d_params)
+            if got is not None and _cosine(got, r) > _SAME_DIRECTION:
+                z_d = z
+                break
+        fake = _call(G, g_params, z_d).detach()
 
         def d_loss(p, real=real, fake=fake, sign=1.0, real_w=1.0, fake_w=1.0):
             return (real_w * F.softplus(-sign * _call(D, p, real)).mean()
                     + fake_w * F.softplus(sign * _call(D, p, fake)).mean())
 
         right = _grad_of(d_loss, d_params)
-        applied_params, applied_grads = seg[d_at][2]["D"]
-        got = _flat(applied_grads, applied_params)
         if got is None or float(got.abs().max()) == 0:
             cleared = ("grad", "D") in seg[:d_at] and ("zero", "D") in seg[
                 max(i for i, e in enumerate(seg[:d_at]) if e == ("grad", "D")):d_at]
@@ -634,7 +644,7 @@ def _check_loop_gradients(ex: Exercise, trace: _LoopTrace, segments: list[list[t
                  _grad_of(lambda p, z=z, d=d_params: F.softplus(_call(D, d, _call(G, p, z))).mean(),
                           g_params)),
                 (_DETACH, right + _grad_of(
-                    lambda p, d=d_before, z0=zs[0]: F.softplus(_call(D, d, _call(G, p, z0))).mean(),
+                    lambda p, d=d_before, z0=z_d: F.softplus(_call(D, d, _call(G, p, z0))).mean(),
                     g_params)),
             ]
             if g_leftover is not None and float(g_leftover.abs().max()) > 0:
