@@ -497,7 +497,28 @@ def loop_sums(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, 
     return torch.tensor(rows)
 
 
+def loop_two_phases(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, generator):
+    """All the discriminator's updates first, then all the generator's."""
+    rows = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator)).detach()
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        rows.append([loss_d.item(), 0.0])
+    for t in range(n_steps):
+        loss_g = F.softplus(-D(G(torch.randn(batch_size, latent_dim, generator=generator)))).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        rows[t][1] = loss_g.item()
+    return torch.tensor(rows)
+
+
 LOOP_WRONG = [
+    ("all D updates, then all G updates", loop_two_phases, "the updates do not alternate"),
     ("sums instead of means", loop_sums, "a sum over the batch where the losses are means"),
     ("missing zero_grad", _loop(zero_d=False, zero_g=False), "gradients accumulate across steps"),
     ("missing zero_grad (generator)", _loop(zero_g=False), "gradients accumulate across steps: the generator"),

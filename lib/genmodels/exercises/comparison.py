@@ -491,6 +491,11 @@ def _loop_segments(ex: Exercise, trace: _LoopTrace, n_steps: int, case: str) -> 
         ex.fail(f"in {n_steps} steps, opt_d.step() was called {n_d} times and opt_g.step() "
                 f"{n_g} times: each step updates each player exactly once (one discriminator "
                 "update, then one generator update).", case)
+    if order != "DG" * n_steps and order[0] == "D":
+        ex.fail("the updates do not alternate: each step makes one discriminator update, then "
+                "one generator update, but your loop stepped the optimizers in the order "
+                f"{' '.join(order[:12])}{' …' if len(order) > 12 else ''} (D: opt_d, G: opt_g).",
+                case)
     if order != "DG" * n_steps:
         first_g = next(i for i, e in enumerate(trace.events) if e[:2] == ("step", "G"))
         reached_g = any(e == ("grad", "G") for e in trace.events[:first_g])
