@@ -517,7 +517,31 @@ def loop_two_phases(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_
     return torch.tensor(rows)
 
 
+def loop_both_backward_first(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size,
+                             generator):
+    """Both losses backpropagated before either step (D frozen for G's loss): G's update uses
+    the discriminator from before its update."""
+    rows = []
+    for _ in range(n_steps):
+        real = sample_real(batch_size, generator)
+        fake = G(torch.randn(batch_size, latent_dim, generator=generator))
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad()
+        opt_g.zero_grad()
+        loss_d.backward()
+        D.requires_grad_(False)
+        loss_g = F.softplus(-D(fake)).mean()
+        loss_g.backward()
+        D.requires_grad_(True)
+        opt_d.step()
+        opt_g.step()
+        rows.append([loss_d.item(), loss_g.item()])
+    return torch.tensor(rows)
+
+
 LOOP_WRONG = [
+    ("generator's loss backpropagated before D's update", loop_both_backward_first,
+     "the generator's loss was backpropagated before opt_d.step()"),
     ("all D updates, then all G updates", loop_two_phases, "the updates do not alternate"),
     ("sums instead of means", loop_sums, "a sum over the batch where the losses are means"),
     ("missing zero_grad", _loop(zero_d=False, zero_g=False), "gradients accumulate across steps"),

@@ -545,6 +545,7 @@ def _check_loop_gradients(ex: Exercise, trace: _LoopTrace, segments: list[list[t
         real = next(e[1] for e in seg if e[0] == "real")
         zs = [e[1] for e in seg if e[0] == "G"]
         at = f"step {t}" + (f", {case}" if case else "")
+        g_leftover_start = _flat(g_grads, g_params)
 
         # --- the discriminator's update ---
         applied_params, applied_grads = seg[d_at][2]["D"]
@@ -606,7 +607,17 @@ def _check_loop_gradients(ex: Exercise, trace: _LoopTrace, segments: list[list[t
                 f"batch and fakes, up to a positive factor (cosine similarity "
                 f"{_cosine(got, right):.3f}, 1 expected)."), at)
         if ("grad", "G") in seg[:d_at]:
-            ex.fail(_DETACH, at)
+            # Which loss reached G before D's update: D's own (fakes not detached) or G's?
+            g_now = _flat(seg[d_at][2]["G"][1], g_params)
+            through_d = _grad_of(lambda p, z=z_d, d=d_params: F.softplus(
+                _call(D, d, _call(G, p, z))).mean(), g_params)
+            before = [g_now] + ([g_now - g_leftover_start] if g_leftover_start is not None else [])
+            if g_now is None or any(_cosine(b, through_d) > _SAME_DIRECTION for b in before):
+                ex.fail(_DETACH, at)
+            ex.fail("a gradient reached the generator's parameters before the discriminator's "
+                    "update, and it is not the discriminator's loss's: the generator's loss was "
+                    "backpropagated before opt_d.step(). Compute and backpropagate it after the "
+                    "discriminator's update, against the updated discriminator.", at)
         d_before = d_params
         d_params, _ = seg[d_at][3]["D"]
 
