@@ -539,7 +539,13 @@ def loop_both_backward_first(G, D, opt_g, opt_d, sample_real, n_steps, latent_di
     return torch.tensor(rows)
 
 
+def loop_own_optimizers(G, D, opt_g, opt_d, sample_real, n_steps, latent_dim, batch_size, generator):
+    own_g, own_d = torch.optim.SGD(G.parameters(), lr=0.01), torch.optim.SGD(D.parameters(), lr=0.01)
+    return loop_right(G, D, own_g, own_d, sample_real, n_steps, latent_dim, batch_size, generator)
+
+
 LOOP_WRONG = [
+    ("optimizers of its own", loop_own_optimizers, "optimizers of your own"),
     ("generator's loss backpropagated before D's update", loop_both_backward_first,
      "the generator's loss was backpropagated before opt_d.step()"),
     ("all D updates, then all G updates", loop_two_phases, "the updates do not alternate"),

@@ -478,7 +478,14 @@ def _loop_segments(ex: Exercise, trace: _LoopTrace, n_steps: int, case: str) -> 
     order = "".join(e[1] for e in steps)
     n_d, n_g = order.count("D"), order.count("G")
     if n_d == n_g == 0:
-        ex.fail("neither optimizer's step() was called: the players were never updated.", case)
+        moved = any(not torch.equal(before, p.detach())
+                    for who, module in (("G", trace.G), ("D", trace.D))
+                    for before, p in zip(trace.initial[who][0], module.parameters(), strict=True))
+        ex.fail("the optimizers opt_d and opt_g were never stepped, "
+                + ("yet the players' parameters changed: you updated them with optimizers of "
+                   "your own or by hand. Use opt_d and opt_g, which the check passes in (their "
+                   "settings are part of the exercise)." if moved else
+                   "and the players were never updated."), case)
     if n_g == 0 and n_d == 2 * n_steps:
         ex.fail("the wrong player's optimizer is stepped: opt_d.step() ran twice per step and "
                 "opt_g.step() never. After the generator's loss, step the generator's optimizer "
