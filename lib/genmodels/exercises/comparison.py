@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -193,8 +194,16 @@ def check_bits_per_dimension(bits_per_dimension: Callable[[torch.Tensor, int], t
     with Exercise("11.2", "bits_per_dimension") as ex:
         for label, ll, n in cases:
             got = ex.call(bits_per_dimension, ll, n)
-            ex.compare(got, _bpd(ll, n), case=label, args=(ll, n), mistakes=_bpd_mistakes(),
-                       sizes={"the D pixels": n, "the B images": ll.shape[0]})
+            try:
+                ex.compare(got, _bpd(ll, n), case=label, args=(ll, n), mistakes=_bpd_mistakes(),
+                           sizes={"the D pixels": n, "the B images": ll.shape[0]})
+            except ExerciseError as err:
+                factor = re.search(r"a constant multiple \(([^×]+)×\)", str(err))
+                if factor is None:
+                    raise
+                ex.fail(f"your values are {factor.group(1)} times the right ones: the conversion "
+                        "factor is wrong. Bits per dimension are the negative log-likelihood in "
+                        f"nats divided by D·ln 2 (here {n}·ln 2 = {n * math.log(2):.6g}).", label)
             leaf = ll.clone().requires_grad_(True)
             out = ex.call(bits_per_dimension, leaf, n)
             ex.require_gradients(out, {"log_likelihood": leaf}, expected={
