@@ -211,6 +211,10 @@ EXAMPLES: dict[str, Callable[[], tuple[Callable, dict]]] = {
         vae_diagnostics.latent_mean_and_covariance, dict(z=_r(6, 2))),
     "genmodels.measure.vae_diagnostics.moment_matched_kl_to_standard_normal": lambda: (
         vae_diagnostics.moment_matched_kl_to_standard_normal, dict(z=_r(6, 2))),
+    "genmodels.measure.vae_diagnostics.moment_matched_samples": lambda: (
+        vae_diagnostics.moment_matched_samples, dict(z=_r(6, 2), n=3)),
+    "genmodels.measure.vae_diagnostics.whiten_codes": lambda: (
+        vae_diagnostics.whiten_codes, dict(z=_r(4, 2), reference=_r(6, 2, seed=1))),
     "genmodels.measure.vae_diagnostics.nearest_neighbour_distance": lambda: (
         vae_diagnostics.nearest_neighbour_distance, dict(queries=_r(4, 2), points=_r(6, 2, seed=1))),
     "genmodels.measure.vae_diagnostics.far_from_encodings_share": lambda: (

@@ -249,6 +249,7 @@ def whiten_codes(z: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     reference codes. Needs N > D (an invertible covariance).
     """
     _check_codes(z, "z")
+    _check_codes(reference, "reference")
     mean, cov = latent_mean_and_covariance(reference)
     if reference.shape[0] <= reference.shape[1] or z.shape[1] != reference.shape[1]:
         raise ValueError(
