@@ -20,7 +20,10 @@ from student_edition import (
     main,
     replace_solution_regions,
     student_notebook,
+    write_student_edition,
 )
+
+from genmodels.core.files import SourceFileError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("ch*.ipynb"))
@@ -224,3 +227,24 @@ def test_launch_buttons_open_the_student_edition(tmp_path):
     context = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"url": binder}]}]}
     course_site.launch_student_edition(app, "book/intro", "page.html", context, None)
     assert context["header_buttons"][0]["buttons"][0]["url"] == binder   # not a chapter: unchanged
+
+
+def test_the_student_edition_refuses_to_overwrite_its_sources(tmp_path):
+    source = tmp_path / "ch01_generative_models.ipynb"
+    source.write_text((ROOT / "book" / "ch01_generative_models.ipynb").read_text())
+    before = source.read_bytes()
+    with pytest.raises(SourceFileError, match="overwrite its own sources"):
+        write_student_edition([source], tmp_path)
+    assert source.read_bytes() == before  # nothing was written
+
+
+def test_the_student_edition_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    elsewhere = tmp_path / "elsewhere.ipynb"
+    elsewhere.write_text("precious")
+    out = tmp_path / "student"
+    out.mkdir()
+    (out / "ch01_generative_models.ipynb").symlink_to(elsewhere)
+    write_student_edition([ROOT / "book" / "ch01_generative_models.ipynb"], out)
+    assert elsewhere.read_text() == "precious"
+    written = out / "ch01_generative_models.ipynb"
+    assert not written.is_symlink() and "BEGIN SOLUTION" not in written.read_text()

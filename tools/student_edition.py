@@ -45,6 +45,8 @@ from nbgrader_cells import (
     stamp,
 )
 
+from genmodels.core.files import SourceFileError, write_text_atomically
+
 __all__ = ["BEGIN", "END", "chapter_number", "code_exercises", "is_solution_cell", "main",
            "replace_solution_regions", "student_cells", "student_notebook", "write_student_edition"]
 
@@ -155,13 +157,29 @@ def code_exercises(nb: nbformat.NotebookNode, chapter: str, where: str = "notebo
 
 def write_student_edition(notebooks: Sequence[Path], out_dir: Path,
                           default_points: float | None = None) -> list[Path]:
-    """Write the student edition of each notebook into ``out_dir``; return the new paths."""
+    """Write the student edition of each notebook into ``out_dir``; return the new paths.
+
+    Refuses (``SourceFileError``, before writing anything) an ``out_dir`` where a student
+    notebook would replace one of the source notebooks (``--out book``); each file is written
+    atomically (a temporary file, then a rename), so a symlink there is replaced, never
+    written through.
+    """
+    sources = {Path(p).resolve() for p in notebooks}
+    clashes = [str(out_dir / Path(p).name) for p in notebooks
+               if (out_dir / Path(p).name).resolve() in sources]
+    if clashes:
+        raise SourceFileError(
+            f"--out {out_dir}: the student edition would overwrite its own sources "
+            f"({', '.join(clashes[:3])}{' …' if len(clashes) > 3 else ''}); choose another "
+            "folder (the default is student/).")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
         student = student_notebook(nbformat.read(path, as_version=4), str(path), default_points)
         target = out_dir / path.name
-        nbformat.write(student, target)
+        text = nbformat.writes(student)
+        write_text_atomically(target, text if text.endswith("\n") else text + "\n",
+                              what="--out", allow_tracked=True)
         written.append(target)
     return written
 
@@ -183,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = write_student_edition(notebooks, args.out, args.default_points)
     except ConventionError as err:
         parser.exit(1, f"error: the exercise convention is broken:\n{err}\n")
+    except SourceFileError as err:
+        parser.exit(1, f"error: {err}\n")
     for target in written:
         print(f"wrote {target}")
     return 0
