@@ -138,9 +138,19 @@ def _toc_chapters() -> list[str]:
             for c in part.get("chapters", [])]
 
 
+def _figure_options(cell) -> dict:
+    """The figure options myst-nb reads from a code cell's metadata (caption, name)."""
+    return cell.metadata.get("mystnb", {}).get("figure", {})
+
+
 def _notebook_texts(path: Path) -> list[tuple[str, str]]:
     nb = nbformat.read(path, as_version=4)
-    return [(f"{path.relative_to(ROOT)}, cell {i}", c.source) for i, c in enumerate(nb.cells)]
+    texts = []
+    for i, c in enumerate(nb.cells):
+        texts.append((f"{path.relative_to(ROOT)}, cell {i}", c.source))
+        if _figure_options(c).get("caption"):
+            texts.append((f"{path.relative_to(ROOT)}, cell {i}, figure caption", _figure_options(c)["caption"]))
+    return texts
 
 
 def load_book() -> Book:
@@ -152,6 +162,12 @@ def load_book() -> Book:
         for _, text in texts:
             for pattern in _LABEL_DEFINITIONS:
                 for label in pattern.findall(text):
+                    assert label not in book.labels or book.labels[label] == path.stem, (
+                        f"label {label} defined in {book.labels[label]} and {path.stem}")
+                    book.labels[label] = path.stem
+        if path.suffix == ".ipynb":  # a figure named in a code cell's metadata (mystnb.figure.name)
+            for cell in nbformat.read(path, as_version=4).cells:
+                if label := _figure_options(cell).get("name"):
                     assert label not in book.labels or book.labels[label] == path.stem, (
                         f"label {label} defined in {book.labels[label]} and {path.stem}")
                     book.labels[label] = path.stem
