@@ -9,7 +9,8 @@ comments and the exercise checks' messages). Checked:
 * "chapter N" (also "chapters 6, 8 and 11", "chapters 7–10") names an existing chapter;
 * "exercise N.M" names an existing exercise, and so does every ``Exercise("N.M", ...)`` of a
   check module: it must be the number of the notebook exercise whose check cell calls it;
-* every ``{ref}``, ``{numref}`` and ``{eq}`` target is a label of the book, every ``{doc}`` a
+* every ``{ref}``, ``{numref}`` and ``{eq}`` target is a label of the book (a figure of a code
+  cell is labelled by its ``mystnb.figure.name`` metadata), every ``{doc}`` a
   page, every ``eq-...`` label the library cites exists, and "eq-x (chapter N)" is defined
   in chapter N;
 * a chapter's student-edition download link names the chapter's own file, and every
@@ -154,6 +155,12 @@ def load_book() -> Book:
                 for label in pattern.findall(text):
                     assert label not in book.labels or book.labels[label] == path.stem, (
                         f"label {label} defined in {book.labels[label]} and {path.stem}")
+                    book.labels[label] = path.stem
+        if path.suffix == ".ipynb":  # a code cell's figure, named in its metadata (myst-nb)
+            for cell in nbformat.read(path, as_version=4).cells:
+                label = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+                if label:
+                    assert label not in book.labels, f"label {label} defined in {book.labels[label]} and {path.stem}"
                     book.labels[label] = path.stem
     for number, stem in enumerate(book.chapters, start=1):
         nb = nbformat.read(BOOK / f"{stem}.ipynb", as_version=4)
