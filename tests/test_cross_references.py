@@ -9,7 +9,8 @@ comments and the exercise checks' messages). Checked:
 * "chapter N" (also "chapters 6, 8 and 11", "chapters 7–10") names an existing chapter;
 * "exercise N.M" names an existing exercise, and so does every ``Exercise("N.M", ...)`` of a
   check module: it must be the number of the notebook exercise whose check cell calls it;
-* every ``{ref}``, ``{numref}`` and ``{eq}`` target is a label of the book, every ``{doc}`` a
+* every ``{ref}``, ``{numref}`` and ``{eq}`` target is a label of the book (a figure of a code
+  cell is labelled by its ``mystnb.figure.name`` metadata), every ``{doc}`` a
   page, every ``eq-...`` label the library cites exists, and "eq-x (chapter N)" is defined
   in chapter N;
 * a chapter's student-edition download link names the chapter's own file, and every
