@@ -224,17 +224,23 @@ def test_equations_and_tables_are_not_clipped(browser, site_url, page_path, widt
     assert problems == [], f"{page_path} at {width} px:\n" + "\n".join(problems)
 
 
-def test_layout_check_sees_a_clipped_equation(browser, site_url):  # noqa: F811
-    """The check above reports an equation that is cut off (the layout before issue 20)."""
+@pytest.mark.parametrize(("broken_style", "expected"), [
+    ("div.math > mjx-container { overflow: hidden !important; }", "cut off"),
+    ("div.math { position: relative; } div.math > mjx-container { overflow: visible !important; }"
+     " div.math > .eqno { position: absolute; right: 0; }", "overlaps"),
+])
+def test_layout_check_sees_broken_equations(browser, site_url, broken_style, expected):  # noqa: F811
+    """The check above reports a clipped formula, and a number drawn over its formula
+    (chapter 5's long reparameterization gradient at 390 px, with a broken style)."""
     context, page, _, _ = open_page(browser, site_url, "book/ch05_vae_objective", viewport={"width": 390, "height": 900})
     try:
         settle(page)
-        page.add_style_tag(content="div.math > mjx-container[display='true'] { min-width: auto !important; }")
+        page.add_style_tag(content=broken_style)
         page.wait_for_timeout(100)
         problems = page.evaluate(LAYOUT_PROBLEMS)
     finally:
         context.close()
-    assert any("cut off" in p for p in problems) and any("overlaps" in p for p in problems), problems
+    assert any(expected in p and "reparameterization" in p for p in problems), problems
 
 
 # --- keyboard -----------------------------------------------------------------------------------
