@@ -13,11 +13,12 @@ Needs `make book` first, like tests/test_site.py (whose browser, server and page
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
 import pytest
-from test_site import HTML, PAGES, browser, open_page, site_url  # noqa: F401 - fixtures
+from test_site import HTML, PAGES, ROOT, browser, open_page, site_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.site
 
@@ -155,6 +156,10 @@ def test_images_have_real_alt_texts(browser, site_url, page_path):  # noqa: F811
         code = page.evaluate("Array.from(document.querySelectorAll('article pre')).map(p => p.textContent).join('\\n')")
     finally:
         context.close()
+    notebook = ROOT / f"{page_path}.ipynb"
+    if notebook.exists():  # cells whose input the page hides draw figures too
+        code += "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                          if c["cell_type"] == "code")
     problems = alt_text_problems(images, code)
     assert problems == [], f"{page_path}: {len(problems)} of {len(images)} images:\n" + "\n".join(problems)
 
