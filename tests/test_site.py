@@ -65,8 +65,10 @@ def browser():
         b.close()
 
 
-def open_page(browser, site_url: str, page_path: str):
-    """Load a page with external requests blocked; return (page, console errors, external URLs).
+def open_page(browser, site_url: str, page_path: str, **context_options):
+    """Load a page with external requests blocked; return (context, page, console errors,
+    external URLs). ``context_options`` go to ``browser.new_context`` (e.g. ``color_scheme``,
+    ``viewport``).
 
     Returns once the page has fired ``load`` and its network has been quiet for half a
     second (no request in flight, none started or ended). Playwright's own ``networkidle``
@@ -74,7 +76,7 @@ def open_page(browser, site_url: str, page_path: str):
     after 90 s on a page whose requests had all ended); this wait names the requests still
     in flight when it gives up.
     """
-    context = browser.new_context()
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.set_default_timeout(90_000)  # a loaded CI machine renders long pages of math slowly
     errors: list[str] = []

@@ -92,3 +92,18 @@ def test_live_explorer_redraws_when_a_slider_moves():
     assert px[0, 2] == 128
     sy.value = -3.0
     assert abs(int(_png_pixels(box.image.value)[0, 2]) - round(255 / (1 + np.exp(3.0)))) <= 1
+
+
+def test_explorers_name_their_sliders_and_images():
+    """Accessibility (issue 20): every slider and image has an accessible name; the static
+    explorer's alt text and slider values follow the sliders."""
+    box = widgets.latent_explorer(decode_position, scale=1)
+    assert [s.description for s in box.sliders] == ["z₁", "z₂"]
+    assert all(s.tooltip for s in box.sliders)
+    assert len(box.image.tooltip.split()) >= 5
+    html = widgets.static_latent_explorer_html(decode_position, n=3)
+    alt = re.search(r'<img [^>]*alt="([^"]+)"', html).group(1)
+    assert alt == "The image the decoder draws at the latent code z₁ = 0.00, z₂ = 0.00."
+    assert html.count('aria-valuetext="0.00"') == 2
+    assert "img.alt = " in html and 'setAttribute("aria-valuetext"' in html
+    assert re.findall(r"<label>z&#832[12]; <input", html)  # each range input inside its label

@@ -78,11 +78,15 @@ def latent_explorer(
     import ipywidgets as w
 
     (x0, x1), (y0, y1) = _check_ranges(ranges)
+    # Accessible names (issue 20): the description names each slider (the site's extension ties
+    # it to the slider handle), the tooltip explains it, and the image says what it shows. The
+    # sliders take the arrow keys when focused.
     sx = w.FloatSlider(value=float(np.clip(0.0, x0, x1)), min=x0, max=x1, step=step, description="z₁",
-                       continuous_update=True)
+                       tooltip="first latent coordinate z₁", continuous_update=True)
     sy = w.FloatSlider(value=float(np.clip(0.0, y0, y1)), min=y0, max=y1, step=step, description="z₂",
-                       continuous_update=True)
-    image = w.Image(format="png")
+                       tooltip="second latent coordinate z₂", continuous_update=True)
+    image = w.Image(format="png", tooltip="The image the decoder draws at the latent code (z₁, z₂) "
+                                          "that the two sliders set.")
 
     def redraw(_change: Any = None) -> None:
         z = torch.tensor([[sx.value, sy.value]], dtype=torch.float32, device=device)
@@ -95,6 +99,13 @@ def latent_explorer(
     box.sliders = (sx, sy)
     box.image = image
     return box
+
+
+def _explorer_alt(z1: float | str, z2: float | str) -> str:
+    """The explorer image's alt text (kept up to date by its script as the sliders move)."""
+    if not isinstance(z1, str):
+        z1, z2 = f"{z1:.2f}", f"{z2:.2f}"
+    return f"The image the decoder draws at the latent code z₁ = {z1}, z₂ = {z2}."
 
 
 def static_latent_explorer_html(
@@ -126,12 +137,12 @@ def static_latent_explorer_html(
     xs_list = [round(float(v), 4) for v in xs]
     ys_list = [round(float(v), 4) for v in ys]
     return f"""<div id="{uid}" class="genmodels-latent-explorer" style="display:inline-block;font-family:sans-serif;font-size:14px">
-<img id="{uid}-img" alt="image decoded at the chosen latent code" width="{w * scale}" height="{h * scale}"
+<img id="{uid}-img" alt="{_explorer_alt(xs_list[mid], ys_list[mid])}" width="{w * scale}" height="{h * scale}"
  style="image-rendering:pixelated;image-rendering:crisp-edges;border:1px solid #ccc;display:block"
  src="data:image/png;base64,{frames[start]}">
-<div><label>z&#8321; <input id="{uid}-x" type="range" min="0" max="{n - 1}" step="1" value="{mid}"></label>
+<div><label>z&#8321; <input id="{uid}-x" type="range" min="0" max="{n - 1}" step="1" value="{mid}" aria-valuetext="{xs_list[mid]:.2f}"></label>
  <span id="{uid}-xv">{xs_list[mid]:.2f}</span></div>
-<div><label>z&#8322; <input id="{uid}-y" type="range" min="0" max="{n - 1}" step="1" value="{mid}"></label>
+<div><label>z&#8322; <input id="{uid}-y" type="range" min="0" max="{n - 1}" step="1" value="{mid}" aria-valuetext="{ys_list[mid]:.2f}"></label>
  <span id="{uid}-yv">{ys_list[mid]:.2f}</span></div>
 <script>
 (function () {{
@@ -144,8 +155,11 @@ def static_latent_explorer_html(
   function show() {{
     var i = parseInt(sx.value, 10), j = parseInt(sy.value, 10);
     img.src = "data:image/png;base64," + frames[j * n + i];
+    img.alt = "{_explorer_alt("X", "Y")}".replace("X", xs[i].toFixed(2)).replace("Y", ys[j].toFixed(2));
     vx.textContent = xs[i].toFixed(2);
     vy.textContent = ys[j].toFixed(2);
+    sx.setAttribute("aria-valuetext", vx.textContent);
+    sy.setAttribute("aria-valuetext", vy.textContent);
   }}
   sx.addEventListener("input", show);
   sy.addEventListener("input", show);
