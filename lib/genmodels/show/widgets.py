@@ -78,15 +78,14 @@ def latent_explorer(
     import ipywidgets as w
 
     (x0, x1), (y0, y1) = _check_ranges(ranges)
-    # Accessible names (issue 20): the description names each slider (the site's extension ties
-    # it to the slider handle), the tooltip explains it, and the image says what it shows. The
-    # sliders take the arrow keys when focused.
+    # Accessible names (issue 20): the description names each slider; the site's extension ties
+    # it to the slider handle and gives the image an alt text from the sliders' values. (A
+    # tooltip on these widgets makes the vendored widget manager fail to draw the explorer.)
     sx = w.FloatSlider(value=float(np.clip(0.0, x0, x1)), min=x0, max=x1, step=step, description="z₁",
-                       tooltip="first latent coordinate z₁", continuous_update=True)
+                       continuous_update=True)
     sy = w.FloatSlider(value=float(np.clip(0.0, y0, y1)), min=y0, max=y1, step=step, description="z₂",
-                       tooltip="second latent coordinate z₂", continuous_update=True)
-    image = w.Image(format="png", tooltip="The image the decoder draws at the latent code (z₁, z₂) "
-                                          "that the two sliders set.")
+                       continuous_update=True)
+    image = w.Image(format="png")
 
     def redraw(_change: Any = None) -> None:
         z = torch.tensor([[sx.value, sy.value]], dtype=torch.float32, device=device)
