@@ -121,3 +121,18 @@ def rejections(check: Callable[[Fn], None], mutants: dict[str, Fn]) -> dict[str,
         except pytest.fail.Exception:
             pytest.fail(f"the check accepted the mutant '{name}' of the reference solution")
     return messages
+
+
+def accepts(check: Callable[[Fn], None], answer: Fn, capsys: Any, title: str) -> None:
+    """``check`` accepts ``answer``: it prints ``✔ <title>: correct``."""
+    check(answer)
+    assert f"✔ {title}: correct" in capsys.readouterr().out
+
+
+def rejected_with(check: Callable[[Fn], None], answer: Fn, title: str, fragment: str) -> str:
+    """``check`` rejects ``answer`` with a message that starts with ``title`` and contains
+    ``fragment``; returns the message."""
+    message = rejection(check, answer)
+    assert message.startswith(title), message
+    assert fragment in message, message
+    return message
