@@ -42,6 +42,7 @@ from genmodels.experiments.toy_gan import (
     GanConfig,
     ToyGanSettings,
     config_by_name,
+    key_fields,
     settings_for,
     train_toy_gan,
 )
@@ -59,13 +60,16 @@ def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | Non
 
 
 def _one_run(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int,
-             device: str, threads: int | None) -> dict[str, Any]:
-    """Train one GAN and return its numbers (a top-level function, for worker processes)."""
+             device: str, threads: int | None, record_every: int | None = None
+             ) -> dict[str, Any]:
+    """Train one GAN and return its numbers (a top-level function, for worker processes);
+    with ``record_every`` also its ``"trajectory"`` (the metrics every that many steps)."""
     if threads is not None:
         torch.set_num_threads(threads)
-    run = train_toy_gan(dataset, config, settings, seed=seed, device=torch.device(device))
+    run = train_toy_gan(dataset, config, settings, seed=seed, device=torch.device(device),
+                        record_every=record_every)
     rkl = run.metrics.reverse_kl
-    return {
+    out = {
         "seed": seed,
         "modes_captured": run.metrics.modes_captured,
         "high_quality_share": run.metrics.high_quality_share,
@@ -73,6 +77,74 @@ def _one_run(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: in
         "reverse_kl": rkl if math.isfinite(rkl) else None,
         "wall_time": run.wall_time,
     }
+    if record_every is not None:
+        out["trajectory"] = run.trajectory
+    return out
+
+
+Task = tuple[str, GanConfig, ToyGanSettings, int]
+
+
+def train_tasks(tasks: Sequence[Task], device: torch.device, log: Log = print, jobs: int = 1,
+                runs_file: Path | str | None = None, resume: bool = False,
+                record_every: int | None = None, also_from: Mapping[str, dict[str, Any]]
+                | None = None) -> tuple[dict[str, dict[str, Any]], int]:
+    """Train each ``(dataset, config, settings, seed)`` of ``tasks`` once; return the results
+    by :func:`run_key` and how many were reused rather than trained.
+
+    The runs file, ``resume`` and ``jobs`` work as in :func:`run_gan_bench`; ``also_from``
+    holds more finished runs (by key) that ``resume`` may reuse, e.g. an archive tracked by
+    git (:func:`read_finished_runs`), which is only read. ``record_every``: see
+    :func:`_one_run` (it is part of each run's key).
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}.")
+    if record_every is not None:
+        check_positive_int(record_every, "record_every", hint="steps between snapshots, or None")
+    keyed = {run_key(*task, record_every=record_every): task for task in tasks}
+    outcomes: dict[str, dict[str, Any]] = {}
+    log_path = Path(runs_file) if runs_file is not None else None
+    git = git_commit() if log_path is not None else None
+    commit = None if git is None else git["commit"]
+    if log_path is not None:
+        finished = _open_runs_log(log_path, resume, log)
+        if resume:
+            known = {**(also_from or {}), **finished}
+            # Reused results keep "from_commit": the code that produced them.
+            outcomes = {key: known[key] for key in keyed if key in known}
+            if log is not None:
+                log(f"  resuming from {log_path}: {len(outcomes)} run(s) reused, "
+                    f"{len(keyed) - len(outcomes)} to train")
+    reused = len(outcomes)
+    todo = [(key, task) for key, task in keyed.items() if key not in outcomes]
+
+    def record(key: str, task: Task, out: dict[str, Any]) -> None:
+        dataset, config, _, seed = task
+        outcomes[key] = out
+        if log_path is not None:
+            with log_path.open("a") as f:
+                saved = {**out, "from_commit": commit}
+                f.write(json.dumps({"key": key, "result": saved}, allow_nan=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the next run starts
+        if log is not None:
+            log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
+                f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")
+
+    if jobs == 1:
+        for key, task in todo:
+            record(key, task, _one_run(*task, str(device), None, record_every))
+    else:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = {pool.submit(_one_run, *task, str(device), 1, record_every): (key, task)
+                       for key, task in todo}
+            for future in cf.as_completed(futures):
+                record(*futures[future], future.result())
+    return outcomes, reused
 
 
 def run_gan_bench(
@@ -108,57 +180,12 @@ def run_gan_bench(
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: pass at least one seed, e.g. --seeds 5.")
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive int, got {jobs!r}.")
     device = device if device is not None else pick_device()
     start = time.perf_counter()
     tasks = [(dataset, config, settings_for(dataset, settings), seed)
              for dataset in datasets for config in configs for seed in seeds]
-    outcomes: dict[tuple[str, str, int], dict[str, Any]] = {}
-    log_path = Path(runs_file) if runs_file is not None else None
-    reused = 0
-    git = git_commit() if log_path is not None else None
-    commit = None if git is None else git["commit"]
-    if log_path is not None:
-        finished = _open_runs_log(log_path, resume, log)
-        if resume:
-            # Reused results keep "from_commit": the code that produced them.
-            for task in tasks:
-                key = run_key(*task)
-                if key in finished:
-                    dataset, config, _, seed = task
-                    outcomes[dataset, config.name, seed] = finished[key]
-                    reused += 1
-            tasks = [t for t in tasks if (t[0], t[1].name, t[3]) not in outcomes]
-            if log is not None:
-                log(f"  resuming from {log_path}: {reused} run(s) reused, {len(tasks)} to train")
-
-    def record(task: tuple[str, GanConfig, ToyGanSettings, int], out: dict[str, Any]) -> None:
-        dataset, config, _, seed = task
-        outcomes[dataset, config.name, seed] = out
-        if log_path is not None:
-            with log_path.open("a") as f:
-                saved = {**out, "from_commit": commit}
-                f.write(json.dumps({"key": run_key(*task), "result": saved}, allow_nan=False)
-                        + "\n")
-                f.flush()
-                os.fsync(f.fileno())  # on disk before the next run starts
-        if log is not None:
-            log(f"  {dataset:4s} {config.name:16s} seed {seed}: {out['modes_captured']} modes, "
-                f"{100 * out['high_quality_share']:.1f}% high quality ({out['wall_time']:.1f} s)")
-
-    if jobs == 1:
-        for task in tasks:
-            record(task, _one_run(*task, str(device), None))
-    else:
-        import concurrent.futures as cf
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = {pool.submit(_one_run, *task, str(device), 1): task for task in tasks}
-            for future in cf.as_completed(futures):
-                record(futures[future], future.result())
+    by_key, reused = train_tasks(tasks, device, log, jobs, runs_file, resume)
+    outcomes = {(t[0], t[1].name, t[3]): by_key[run_key(*t)] for t in tasks}
     results = []
     for dataset in datasets:
         for config in configs:
@@ -240,12 +267,19 @@ def _open_runs_log(path: Path, resume: bool, log: Log) -> dict[str, dict[str, An
     return {}
 
 
-def run_key(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int) -> str:
+def run_key(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int,
+            record_every: int | None = None) -> str:
     """What identifies one run of the benchmark: a canonical JSON string of its data set,
-    variant, settings and seed (two runs with the same key give the same numbers on the
-    same machine and code)."""
-    return json.dumps({"dataset": dataset, "config": asdict(config),
-                       "settings": asdict(settings), "seed": seed}, sort_keys=True)
+    variant, settings and seed, and ``record_every`` when it is given (recording draws
+    from the run's random generator); two runs with the same key give the same numbers on
+    the same machine and code. Fields added to the settings later are left out while they hold
+    their default (:func:`~genmodels.experiments.toy_gan.key_fields`), so older runs still
+    match."""
+    identity: dict[str, Any] = {"dataset": dataset, "config": key_fields(config),
+                                "settings": key_fields(settings), "seed": seed}
+    if record_every is not None:
+        identity["record_every"] = record_every
+    return json.dumps(identity, sort_keys=True)
 
 
 def read_finished_runs(path: Path | str) -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -28,6 +28,29 @@ from genmodels.core.validation import (
 from genmodels.measure.sample_quality import ModeMetrics, mode_metrics
 from genmodels.toy import IsotropicMixture2D, grid_mixture, ring_mixture
 
+ADDED_LATER = {"key": "omitted at its default"}
+
+
+def check_betas(betas: Any, name: str) -> None:
+    """Adam's β: two numbers in [0, 1)."""
+    if (not isinstance(betas, tuple) or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"{name} must be a tuple of two numbers in [0, 1), e.g. (0.5, 0.999); "
+                         f"got {betas!r}.")
+
+
+def key_fields(obj: Any) -> dict[str, Any]:
+    """The fields of a settings dataclass that identify a run: all of them, except those
+    marked :data:`ADDED_LATER` while they hold their default."""
+    out = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if dict(f.metadata) == ADDED_LATER:
+            if value == f.default:
+                continue
+        out[f.name] = value
+    return out
+
 
 @dataclass(frozen=True)
 class GanConfig:
@@ -37,6 +60,12 @@ class GanConfig:
     the vanilla GAN is the minimax game of Goodfellow et al. (2014) with the saturating
     generator loss. ``pack`` may depend on the data set (PacGAN2 on the ring, PacGAN4 on
     the grid, as published): ``pack_by_dataset`` overrides ``pack`` for those names.
+
+    ``batch_counts_packs``: the batch counts discriminator inputs, as PacGAN's paper and code
+    count it (Lin et al., 2018): a step then draws ``batch × pack`` real and as many fake
+    samples, ``batch`` packed inputs of each kind; otherwise ``batch`` samples make
+    ``batch / pack`` inputs. ``betas``: Adam's β for this variant (``None``: the settings'
+    β, or (0.5, 0.9) for WGAN-GP).
     """
 
     name: str
@@ -48,13 +77,30 @@ class GanConfig:
     spectral_norm: bool = False
     k_critic: int = 1
     pack_by_dataset: tuple[tuple[str, int], ...] = ()
+    # Fields added after runs were recorded: left out of a run's key at their default
+    # (ADDED_LATER), so that the runs recorded before them are still found.
+    betas: tuple[float, float] | None = field(default=None, metadata=ADDED_LATER)
+    batch_counts_packs: bool = field(default=False, metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         check_float_fields(self, ("label_smoothing",), minimum=0, maximum=1, open_above=True)
+        if self.betas is not None:
+            check_betas(self.betas, "GanConfig.betas")
 
     def pack_for(self, dataset: str) -> int:
         """The packing degree used on ``dataset`` ("ring" or "grid")."""
         return dict(self.pack_by_dataset).get(dataset, self.pack)
+
+    def real_batch(self, dataset: str, batch: int) -> int:
+        """Real samples per step on ``dataset`` for a batch of ``batch`` (see
+        ``batch_counts_packs``)."""
+        return batch * self.pack_for(dataset) if self.batch_counts_packs else batch
+
+    def adam_betas(self, settings: ToyGanSettings) -> tuple[float, float]:
+        """Adam's β for this variant under ``settings``."""
+        if self.betas is not None:
+            return self.betas
+        return (0.5, 0.9) if self.loss == "wgan-gp" else settings.betas
 
 
 GAN_CONFIGS: tuple[GanConfig, ...] = (
@@ -63,7 +109,7 @@ GAN_CONFIGS: tuple[GanConfig, ...] = (
     GanConfig("label_smoothing", "+ one-sided label smoothing 0.1", label_smoothing=0.1),
     GanConfig("minibatch_std", "+ minibatch std", minibatch_std=True),
     GanConfig("pacgan", "+ packing (PacGAN2 ring, PacGAN4 grid)", pack=2,
-              pack_by_dataset=(("ring", 2), ("grid", 4))),
+              pack_by_dataset=(("ring", 2), ("grid", 4)), batch_counts_packs=True),
     GanConfig("wgan_gp", "WGAN-GP (λ = 10, 2 critic steps)", loss="wgan-gp", k_critic=2),
     GanConfig("spectral_norm", "+ spectral normalisation", spectral_norm=True),
 )
@@ -98,10 +144,12 @@ class ToyGanSettings:
     batch: int = 256
     steps: int = 2000
     n_eval: int = 2500
+    lr_decay: bool = field(default=True, metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         check_positive_int_fields(self, ("width", "depth", "latent_dim", "batch", "steps",
                                          "n_eval"))
+        check_betas(self.betas, "ToyGanSettings.betas")
         if self.d_width is not None and not is_positive_int(self.d_width):
             raise ValueError("ToyGanSettings.d_width must be a positive int or None (= width), "
                              f"got {self.d_width!r}.")
@@ -238,8 +286,9 @@ def train_toy_gan(
     """Train one GAN variant on the ring or the grid and measure its mode metrics.
 
     Real batches are fresh samples of the mixture at every step (the data set is the
-    distribution itself). Training is :func:`genmodels.gan.train_gan` (Adam, β = (0.5, 0.9)
-    for WGAN-GP); the learning rates decay linearly to 0. With
+    distribution itself). Training is :func:`genmodels.gan.train_gan` (Adam with
+    :meth:`GanConfig.adam_betas`); the learning rates decay linearly to 0 unless
+    ``settings.lr_decay`` is false. With
     ``record_every`` the mode metrics of ``n_eval`` samples are recorded every that many
     steps (one host synchronisation each time, none in between).
 
@@ -265,9 +314,11 @@ def train_toy_gan(
     trajectory: dict[str, list[float]] = {"step": [], "modes_captured": [], "high_quality_share": []}
     snapshots: list[torch.Tensor] = []
 
+    real_batch = config.real_batch(dataset, settings.batch)
+
     def batches_of_chunk(index: int) -> Any:
         n = min(chunk, settings.steps - index * chunk)
-        return (sample_mixture_on(mixture, settings.batch, device, generator) for _ in range(n))
+        return (sample_mixture_on(mixture, real_batch, device, generator) for _ in range(n))
 
     chunk_index = [0]
 
@@ -289,9 +340,9 @@ def train_toy_gan(
 
     history = gan.train_gan(
         G, D, make_batches, settings.latent_dim, lr=settings.lr,
-        betas=(0.5, 0.9) if config.loss == "wgan-gp" else settings.betas,
+        betas=config.adam_betas(settings),
         loss=config.loss, k_critic=config.k_critic, label_smoothing=config.label_smoothing,
-        decay_steps=settings.steps, epochs=n_chunks, generator=generator,
+        decay_steps=settings.steps if settings.lr_decay else None, epochs=n_chunks, generator=generator,
         log_every=max(50, chunk // 4), progress=progress, desc=f"{config.name} on {dataset}",
         on_epoch_end=on_epoch_end)
     samples = generate(G, settings.n_eval, settings.latent_dim, generator)
