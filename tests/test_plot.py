@@ -157,3 +157,31 @@ def test_plot_functions_accept_an_axes_and_return_it():
     fig, ax = plt.subplots()
     assert plot.image_grid(torch.rand(2, 1, 4, 4), ax=ax) is ax
     assert len(fig.axes) == 1
+
+
+def test_mode_benchmark_draws_every_seed_and_every_published_row():
+    import matplotlib.pyplot as plt
+
+    from genmodels.show.plot import mode_benchmark
+
+    def result(label, modes, hq):
+        per_seed = [{"modes_captured": m, "high_quality_share": h} for m, h in zip(modes, hq, strict=True)]
+        return {"dataset": "ring", "label": label, "n_modes": 8, "per_seed": per_seed,
+                "mean": {"modes_captured": sum(modes) / len(modes),
+                         "high_quality_share": sum(hq) / len(hq)}}
+
+    section = {"results": [result("a", [8, 7, 8], [0.9, 0.8, 0.95]), result("b", [2, 3, 2], [0.1] * 3)],
+               "published": [{"dataset": "ring", "method": "P", "modes_captured": 7.9,
+                              "high_quality_share": 0.956},
+                             {"dataset": "grid", "method": "Q", "modes_captured": 24.8,
+                              "high_quality_share": 0.9}]}
+    ax = mode_benchmark(section, "ring")
+    points = [c.get_offsets() for c in ax.collections]
+    seeds = [p for p in points if len(p) == 3]
+    assert len(seeds) == 2 and sorted(seeds[1][:, 1].round(1).tolist()) == [10.0, 10.0, 10.0]
+    stars = [c for c in ax.collections if len(c.get_offsets()) == 1 and c.get_offsets()[0][0] == 7.9]
+    assert len(stars) == 1 and "published P" in [t.get_text() for t in ax.texts]
+    assert "published Q" not in [t.get_text() for t in ax.texts]  # the grid's row is not drawn
+    with pytest.raises(ValueError, match="no results for dataset 'grid'"):
+        mode_benchmark(section, "grid")
+    plt.close("all")

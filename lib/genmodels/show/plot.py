@@ -32,6 +32,7 @@ __all__ = [
     "latent_scatter",
     "linear_interpolation",
     "loss_curves",
+    "mode_benchmark",
     "spherical_interpolation",
 ]
 
@@ -317,4 +318,47 @@ def loss_curves(
     ax.legend()
     if title:
         ax.set_title(title)
+    return ax
+
+
+def mode_benchmark(section: Mapping[str, Any], dataset: str, ax: Axes | None = None) -> Axes:
+    """The GAN benchmark on one mixture: each variant's runs as points (modes captured
+    against the share of high-quality samples, one point per seed, the mean as a ringed
+    marker) and each published row as a black star, so that distance to a paper reads as
+    distance on the plot.
+
+    ``section`` is the benchmark's GAN section (:func:`genmodels.results.load_results`
+    ``("gan")["gan"]``): its ``results`` (``per_seed``, ``mean``, ``label``, ``n_modes``) and
+    ``published`` rows for ``dataset`` ("ring" or "grid"). Seeds with the same mode count
+    are spread a little sideways so that none hides another.
+    """
+    rows = [r for r in section["results"] if r["dataset"] == dataset]
+    if not rows:
+        known = sorted({r["dataset"] for r in section["results"]})
+        raise ValueError(f"no results for dataset {dataset!r}; the section has {known}.")
+    ax = _new_ax(ax, figsize=(6, 4.5))
+    markers = "osD^vPXh<>"
+    for i, r in enumerate(rows):
+        modes = np.array([s["modes_captured"] for s in r["per_seed"]], dtype=np.float64)
+        hq = 100 * np.array([s["high_quality_share"] for s in r["per_seed"]], dtype=np.float64)
+        offset = (i - (len(rows) - 1) / 2) * 0.04 * r["n_modes"] / 8
+        ax.scatter(modes + offset, hq, s=18, color=f"C{i}", marker=markers[i % len(markers)],
+                   alpha=0.7, label=r["label"])
+        ax.scatter([r["mean"]["modes_captured"] + offset], [100 * r["mean"]["high_quality_share"]],
+                   s=90, facecolors="none", edgecolors=f"C{i}", linewidths=1.5)
+    for p in section.get("published", []):
+        if p["dataset"] != dataset:
+            continue
+        x, y = p["modes_captured"], 100 * p["high_quality_share"]
+        ax.scatter([x], [y], s=140, marker="*", color="black", zorder=3)
+        ax.annotate(f"published {p['method']}", (x, y), textcoords="offset points",
+                    xytext=(-6, 6), ha="right", fontsize=8)
+    n_modes = rows[0]["n_modes"]
+    ax.set_xlim(-0.5, n_modes + 0.8)
+    ax.set_ylim(-3, 103)
+    ax.set_xlabel(f"modes captured (of {n_modes})")
+    ax.set_ylabel("high-quality samples (%)")
+    ax.set_title(f"{dataset}: one point per seed, rings are means, stars published rows",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
     return ax

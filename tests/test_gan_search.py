@@ -1,0 +1,154 @@
+"""The GAN benchmark's tuning search: the same search for every variant, a seed of its own,
+its choice, its archive; the published rows and how tables cite them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from genmodels.bench import gan_runs, gan_search
+from genmodels.experiments import toy_gan
+from genmodels.results import tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("dataset", ["ring", "grid"])
+def test_every_variant_gets_the_same_search(dataset):
+    searches = {c.name: gan_search.first_candidates(c.name, dataset) for c in toy_gan.GAN_CONFIGS}
+    names = {v: [c.name for c in cands] for v, cands in searches.items()}
+    assert len(set(map(tuple, names.values()))) == 1, names  # same configurations, same order
+    assert names["vanilla"] == ["shared", "lr 3e-4", "more critic steps", "paper"]
+    for variant, cands in searches.items():
+        shared, slow, more_k, paper = cands
+        config = toy_gan.config_by_name(variant)
+        assert shared.config == config and shared.settings == toy_gan.DEFAULT_SETTINGS[dataset]
+        assert slow.settings.lr == 3e-4 and slow.settings.steps == shared.settings.steps
+        assert more_k.config.k_critic > config.k_critic
+        settings = gan_search.PAPER_SETTINGS[variant]
+        assert (paper.settings.lr, paper.config.betas, paper.config.k_critic, paper.settings.batch,
+                paper.settings.lr_decay) == (settings.lr, settings.betas, settings.k_critic,
+                                             settings.batch, False)
+        assert paper.settings.steps == shared.settings.steps  # one budget for every variant
+        longer = gan_search.longer(paper)
+        assert longer.settings.steps == 2 * paper.settings.steps and longer.config == paper.config
+
+
+def test_the_papers_settings_are_those_the_papers_give():
+    wgan = gan_search.PAPER_SETTINGS["wgan_gp"]  # Gulrajani et al. (2017), algorithm 1
+    assert (wgan.lr, wgan.betas, wgan.k_critic, wgan.batch) == (1e-4, (0.0, 0.9), 5, 64)
+    pac = gan_search.PAPER_SETTINGS["pacgan"]  # PacGAN's code for the 2-D grid
+    assert (pac.lr, pac.betas[0], pac.batch) == (1e-4, 0.8, 100)
+    assert toy_gan.config_by_name("pacgan").batch_counts_packs  # batch = packed inputs
+    assert set(gan_search.PAPER_SETTINGS) == {c.name for c in toy_gan.GAN_CONFIGS}
+    assert set(gan_search.SEARCH_ORDER) == set(gan_search.PAPER_SETTINGS)
+
+
+def test_the_search_seed_is_not_a_reported_seed():
+    assert gan_search.SEARCH_SEED not in gan_runs.GanBenchSettings().seeds(0, quick=False)
+
+
+def test_packing_draws_pack_times_the_batch_when_the_batch_counts_packed_inputs():
+    config = toy_gan.config_by_name("pacgan")
+    settings = toy_gan.ToyGanSettings(steps=1, batch=8, n_eval=16, width=4, depth=1)
+    seen = []
+    D = toy_gan.build_toy_gan(config, settings, "grid")[1]
+    original = type(D).forward
+
+    def spy(self, x):
+        seen.append(x.shape[0])
+        return original(self, x)
+
+    type(D).forward = spy
+    try:
+        toy_gan.train_toy_gan("grid", config, settings, seed=0, device=torch.device("cpu"))
+    finally:
+        type(D).forward = original
+    assert seen and set(seen) == {4 * 8}  # PacGAN4: 8 packed inputs of 4 samples each
+
+
+def test_score_weighs_coverage_and_precision_alike():
+    assert gan_search.score({"modes_captured": 25, "high_quality_share": 0.6}, "grid") < \
+        gan_search.score({"modes_captured": 24, "high_quality_share": 0.93}, "grid")
+    assert gan_search.score({"modes_captured": 8, "high_quality_share": 1.0}, "ring") == 2.0
+
+
+def fake_result(score_of):
+    def one_run(dataset, config, settings, seed, device, threads, record_every=None):
+        modes, hq = score_of(config, settings)
+        return {"seed": seed, "modes_captured": modes, "high_quality_share": hq,
+                "reverse_kl": None, "wall_time": 0.1, "trajectory": {"step": [settings.steps]}}
+    return one_run
+
+
+def test_the_search_trains_the_best_again_with_twice_the_steps_and_chooses_by_score(
+        tmp_path, monkeypatch):
+    def score_of(config, settings):
+        if settings.steps == 2 * toy_gan.DEFAULT_SETTINGS["ring"].steps:
+            return 8, 0.97  # the longer run of the best
+        return (8, 0.9) if config.betas is not None else (7, 0.95)  # the paper's is best
+
+    monkeypatch.setattr(gan_runs, "_one_run", fake_result(score_of))
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    runs = tmp_path / "runs.jsonl"
+    rows = gan_search.run_search(["ring"], ["wgan_gp"], runs, resume=False,
+                                 device=torch.device("cpu"), log=None)
+    assert [r["name"] for r in rows] == ["shared", "lr 3e-4", "more critic steps", "paper", "longer"]
+    assert [r["name"] for r in rows if r["chosen"]] == ["longer"]
+    longer_key = json.loads(rows[-1]["key"])
+    assert longer_key["config"]["betas"] == [0.0, 0.9] and longer_key["seed"] == gan_search.SEARCH_SEED
+    assert len(gan_runs.read_finished_runs(runs)) == 5
+
+    # Resumed, nothing is trained again; the archive's runs count as finished.
+    monkeypatch.setattr(gan_runs, "_one_run", lambda *a, **k: pytest.fail("trained again"))
+    again = gan_search.run_search(["ring"], ["wgan_gp"], runs, resume=True,
+                                  device=torch.device("cpu"), log=None)
+    def numbers(rows):
+        return [{k: v for k, v in r["result"].items() if k != "from_commit"} for r in rows]
+
+    assert numbers(again) == numbers(rows) and all("from_commit" in r["result"] for r in again)
+    archive = tmp_path / "archive.jsonl"
+    monkeypatch.setattr(gan_search, "ARCHIVE", archive)
+    assert gan_search.archive_runs(runs, archive) == 5
+    assert gan_search.archive_runs(runs, archive) == 0  # nothing new
+    moved = tmp_path / "elsewhere.jsonl"
+    again = gan_search.run_search(["ring"], ["wgan_gp"], moved, resume=True,
+                                  device=torch.device("cpu"), log=None)
+    assert len(again) == 5
+
+
+def test_archiving_keeps_what_the_archive_holds(tmp_path):
+    archive, runs = tmp_path / "a.jsonl", tmp_path / "r.jsonl"
+    result = {"seed": 0, "modes_captured": 1, "high_quality_share": 0.5, "reverse_kl": None,
+              "wall_time": 1.0}
+    archive.write_text(json.dumps({"key": "k1", "result": result}) + "\n")
+    runs.write_text(json.dumps({"key": "k1", "result": {**result, "modes_captured": 7}}) + "\n"
+                    + json.dumps({"key": "k2", "result": result}) + "\n")
+    assert gan_search.archive_runs(runs, archive) == 1
+    kept = gan_runs.read_finished_runs(archive)
+    assert set(kept) == {"k1", "k2"} and kept["k1"]["modes_captured"] == 1
+
+
+def test_published_rows_name_a_variant_and_a_reference_of_the_book():
+    bib = (ROOT / "references.bib").read_text()
+    names = {c.name for c in toy_gan.GAN_CONFIGS}
+    for row in toy_gan.PUBLISHED:
+        assert row["variant"] is None or row["variant"] in names, row
+        assert re.search(r"@\w+\{" + row["bibkey"] + ",", bib), row["bibkey"]
+        assert tables.citation_of(row) == row["citation"] and "(" in row["citation"]
+    wgan = {(r["dataset"], r["modes_captured"], r["high_quality_share"])
+            for r in toy_gan.PUBLISHED if r["method"] == "WGAN-GP"}
+    assert wgan == {("ring", 6.8, 0.596), ("grid", 24.2, 0.287)}  # Elfeki et al. (2019), table 1
+
+
+def test_tables_cite_authors_not_bibtex_keys():
+    old = {"dataset": "ring", "method": "PacGAN2", "modes_captured": 7.9,
+           "high_quality_share": 0.956, "source": "lin2018pacgan, table 2"}
+    assert tables.citation_of(old) == "Lin et al. (2018), table 2"
+    section = {"results": [], "published": [old], "seeds": [0], "settings": {}}
+    text = tables.format_gan_table(section)
+    assert "Lin et al. (2018)" in text and "lin2018pacgan" not in text
