@@ -152,3 +152,34 @@ def test_tables_cite_authors_not_bibtex_keys():
     section = {"results": [], "published": [old], "seeds": [0], "settings": {}}
     text = tables.format_gan_table(section)
     assert "Lin et al. (2018)" in text and "lin2018pacgan" not in text
+
+
+def test_the_final_runs_train_the_chosen_configuration_on_the_reported_seeds(tmp_path, monkeypatch):
+    def score_of(config, settings):
+        if settings.lr != 3e-4:
+            return 8, 0.5
+        return (8, 1.0) if settings.steps > toy_gan.DEFAULT_SETTINGS["ring"].steps else (8, 0.99)
+
+    monkeypatch.setattr(gan_runs, "_one_run", fake_result(score_of))
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    monkeypatch.setattr(gan_search, "shipped_runs", dict)
+    runs = tmp_path / "runs.jsonl"
+    assert gan_search.run_final(["ring"], ["vanilla"], [0, 1], runs, torch.device("cpu"), None) == []
+    gan_search.run_search(["ring"], ["vanilla"], runs, resume=False, device=torch.device("cpu"), log=None)
+    chosen = gan_search.chosen_candidate("vanilla", "ring", gan_runs.read_finished_runs(runs))
+    assert chosen.name == "longer" and chosen.settings.lr == 3e-4
+    rows = gan_search.run_final(["ring"], ["vanilla"], [0, 1], runs, torch.device("cpu"), None)
+    assert [(r["name"], [s["seed"] for s in r["per_seed"]]) for r in rows] == [("longer", [0, 1])]
+    trained = gan_runs.read_finished_runs(runs)
+    assert gan_runs.run_key("ring", chosen.config, chosen.settings, 1) in trained
+
+
+def test_the_shipped_benchmark_supplies_the_runs_of_the_shared_settings():
+    shipped = gan_search.shipped_runs()
+    settings = gan_runs.GanBenchSettings().toy_gan_settings(quick=False)
+    for variant in ("vanilla", "minibatch_std", "wgan_gp"):
+        for seed in range(5):
+            key = gan_runs.run_key("grid", toy_gan.config_by_name(variant), settings["grid"], seed)
+            assert shipped[key]["seed"] == seed
+    # PacGAN's shipped runs counted the batch in samples: they are not the variant of now.
+    assert gan_runs.run_key("grid", toy_gan.config_by_name("pacgan"), settings["grid"], 0) not in shipped

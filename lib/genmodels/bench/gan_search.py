@@ -18,7 +18,8 @@ every fifth of its steps (``trajectory``), which shows how far a variant is from
 plateau at our budget.
 
 Runs go to a runs file that ``--resume`` continues (:func:`genmodels.bench.gan_runs.train_tasks`);
-``archive`` merges it into :data:`ARCHIVE`, a file tracked by git that only grows, so that
+``final`` trains each variant's chosen configuration on the five reported seeds (0–4);
+``archive`` merges the runs file into :data:`ARCHIVE`, a file tracked by git that only grows, so that
 the search carries over between machines and sessions.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,76 @@ def run_search(datasets: Sequence[str], variants: Sequence[str], runs_file: Path
     return rows
 
 
+def candidates_of(variant: str, dataset: str, runs: Mapping[str, dict[str, Any]]
+                  ) -> list[tuple[Candidate, dict[str, Any]]] | None:
+    """The search of ``variant`` on ``dataset`` as recorded in ``runs`` (by key): its five
+    configurations with their results, or ``None`` while any is missing."""
+    found = []
+    for candidate in first_candidates(variant, dataset):
+        key = run_key(*_task(dataset, candidate), record_every=record_every(candidate))
+        if key not in runs:
+            return None
+        found.append((candidate, runs[key]))
+    best = longer(max(found, key=lambda cr: score(cr[1], dataset))[0])
+    key = run_key(*_task(dataset, best), record_every=record_every(best))
+    if key not in runs:
+        return None
+    return [*found, (best, runs[key])]
+
+
+def chosen_candidate(variant: str, dataset: str, runs: Mapping[str, dict[str, Any]]
+                     ) -> Candidate | None:
+    """The configuration the search chose for ``variant`` on ``dataset`` (the best
+    :func:`score`), or ``None`` while its search is unfinished."""
+    found = candidates_of(variant, dataset, runs)
+    if found is None:
+        return None
+    return max(found, key=lambda cr: score(cr[1], dataset))[0]
+
+
+def shipped_runs() -> dict[str, dict[str, Any]]:
+    """The runs of the benchmark that ships with the package (``bench_gan.json``), by key:
+    a final run whose configuration the benchmark already trained is not trained again."""
+    from genmodels.results import load_results
+
+    section = load_results("gan")["gan"]
+    configs = {c["name"]: c for c in section["configs"]}
+    runs = {}
+    for row in section["results"]:
+        config = GanConfig(**{k: tuple(map(tuple, v)) if k == "pack_by_dataset" else v
+                              for k, v in configs[row["config"]].items()})
+        raw = section["settings"][row["dataset"]]
+        settings = ToyGanSettings(**{k: tuple(v) if k == "betas" else v for k, v in raw.items()})
+        for result in row["per_seed"]:
+            runs[run_key(row["dataset"], config, settings, result["seed"])] = result
+    return runs
+
+
+def run_final(datasets: Sequence[str], variants: Sequence[str], seeds: Sequence[int],
+              runs_file: Path | None, device: torch.device, log: Any = print
+              ) -> list[dict[str, Any]]:
+    """Train each variant's chosen configuration on ``seeds`` (the reported seeds), for
+    every data set whose search is finished; return one row per (data set, variant) with
+    the configuration's name and the per-seed results. Runs already in the runs file, the
+    archive or the shipped benchmark are reused (resume)."""
+    known = {**shipped_runs(), **read_finished_runs(ARCHIVE)}
+    searched = {**known, **(read_finished_runs(runs_file) if runs_file is not None else {})}
+    rows = []
+    for dataset in datasets:
+        for variant in variants:
+            chosen = chosen_candidate(variant, dataset, searched)
+            if chosen is None:
+                if log is not None:
+                    log(f"  {dataset} {variant}: its search is not finished; skipped")
+                continue
+            tasks = [(dataset, chosen.config, chosen.settings, seed) for seed in seeds]
+            done, _ = train_tasks(tasks, device, log, runs_file=runs_file, resume=True,
+                                  also_from=known)
+            rows.append({"dataset": dataset, "variant": variant, "name": chosen.name,
+                         "per_seed": [done[run_key(*t)] for t in tasks]})
+    return rows
+
+
 def archive_runs(runs_file: Path = RUNS_FILE, archive: Path = ARCHIVE) -> int:
     """Merge the runs of ``runs_file`` into ``archive`` (written atomically; a run already
     archived is kept as it is). Returns how many runs were added."""
@@ -187,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m genmodels.bench.gan_search [run|archive] ...``."""
     parser = argparse.ArgumentParser(prog="python -m genmodels.bench.gan_search",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "archive"))
+    parser.add_argument("command", choices=("run", "final", "archive"))
     parser.add_argument("--datasets", default="grid,ring")
     parser.add_argument("--variants", default=",".join(SEARCH_ORDER))
     parser.add_argument("--runs-file", type=Path, default=RUNS_FILE)
@@ -204,6 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [d for d in datasets if d not in MIXTURES]
     if unknown:
         parser.error(f"--datasets: unknown {unknown[0]!r}; expected some of {', '.join(MIXTURES)}")
+    if args.command == "final":
+        finals = run_final(datasets, variants, range(5), args.runs_file, pick_device())
+        for row in finals:
+            modes = [r["modes_captured"] for r in row["per_seed"]]
+            hq = [100 * r["high_quality_share"] for r in row["per_seed"]]
+            print(f"{row['dataset']:4s} {row['variant']:16s} {row['name']:18s} "
+                  f"{sum(modes) / len(modes):5.1f} modes {sum(hq) / len(hq):5.1f}%")
+        return 0
     rows = run_search(datasets, variants, args.runs_file, args.resume, pick_device())
     for row in rows:
         r = row["result"]
@@ -218,4 +297,5 @@ if __name__ == "__main__":
 
 
 __all__ = ["ARCHIVE", "GAN_CONFIGS", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
-           "archive_runs", "first_candidates", "longer", "run_search", "score"]
+           "archive_runs", "candidates_of", "chosen_candidate", "first_candidates", "longer",
+           "run_final", "run_search", "score", "shipped_runs"]
