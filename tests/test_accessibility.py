@@ -78,7 +78,8 @@ MARK_SAME_CONTRAST = r"""(frameChecked) => {
 def settle(page) -> None:
     """Wait until MathJax has typeset the page (if it has math) and widgets are drawn."""
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-    page.wait_for_timeout(200)  # the widget manager and our MutationObserver catch up
+    if page.evaluate("() => !!document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]')"):
+        page.wait_for_timeout(200)  # the widget manager and our MutationObserver catch up
 
 
 def start_audit(page, mode: str) -> None:
@@ -118,9 +119,11 @@ def axe_results(browser, site_url):  # noqa: F811 - the fixtures of test_site
             batch.append((page_path, context, page))
         for page_path, _, page in batch:
             results[(page_path, "light")] = audit_result(page)
+            # The theme's colour transitions are switched off, so the new colours apply at once,
+            # as on a page loaded in dark mode (the audit reads the colours, not their motion).
+            page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
             page.emulate_media(color_scheme="dark")
             page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
-            # The theme's colour transitions run to their end (as on a page loaded in dark mode).
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
                           ".then(() => Promise.all(document.getAnimations()"
                           ".filter(a => a instanceof CSSTransition).map(a => a.finished)))")
