@@ -96,23 +96,42 @@ def audit_result(page) -> list[dict]:
         " nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.html.slice(0, 120))})))")
 
 
-@pytest.fixture(scope="module")
-def axe_results(browser, site_url):  # noqa: F811 - the fixtures of test_site
-    """{(page, mode): axe-core's violations}, for every page in light and dark mode.
+IMAGES = ("Array.from(document.querySelectorAll('article.bd-article img'))"
+          ".map(i => ({src: i.getAttribute('src') || '', alt: i.getAttribute('alt')}))")
+SHOWN_CODE = "Array.from(document.querySelectorAll('article pre')).map(p => p.textContent).join('\\n')"
 
-    Each page is loaded once, in light mode, audited, then switched to dark mode the way a
+
+@pytest.fixture(scope="module")
+def page_images(audit):
+    """{page: (its images' src and alt, the code it shows)}, read while the audit had it open."""
+    return audit["images"]
+
+
+@pytest.fixture(scope="module")
+def axe_results(audit):
+    """{(page, mode): axe-core's violations}, for every page in light and dark mode."""
+    return audit["violations"]
+
+
+@pytest.fixture(scope="module")
+def audit(browser, site_url):  # noqa: F811 - the fixtures of test_site
+    """``{"violations": {(page, mode): axe-core's violations}, "images": {page: (images, code)}}``
+    for every page, in light and dark mode.
+
+    Each page is loaded once, in light mode, its images read and the page audited, then switched to dark mode the way a
     reader's system does it (the theme's "auto" mode follows ``prefers-color-scheme``) and
     audited again."""
     from axe_playwright_python.sync_playwright import Axe
 
     axe_script = Axe().axe_script
-    results = {}
+    results, images = {}, {}
     for start in range(0, len(PAGES), AT_ONCE):
         batch = []
         for page_path in PAGES[start:start + AT_ONCE]:
             context, page, errors, external = open_page(browser, site_url, page_path, color_scheme="light")
             settle(page)
             assert page.evaluate("document.documentElement.dataset.theme") == "light"
+            images[page_path] = (page.evaluate(IMAGES), page.evaluate(SHOWN_CODE))
             page.evaluate(axe_script)
             page.evaluate(MARK_SAME_CONTRAST, page_path != PAGES[0])
             start_audit(page, "light")
@@ -132,7 +151,7 @@ def axe_results(browser, site_url):  # noqa: F811 - the fixtures of test_site
         for page_path, context, page in batch:
             results[(page_path, "dark")] = audit_result(page)
             context.close()
-    return results
+    return {"violations": results, "images": images}
 
 
 def test_audit_sees_poor_contrast_in_text_and_code(browser, site_url):  # noqa: F811
@@ -226,16 +245,8 @@ def test_alt_text_checks_catch_bad_alt_texts():
 
 
 @pytest.mark.parametrize("page_path", PAGES)
-def test_images_have_real_alt_texts(browser, site_url, page_path):  # noqa: F811
-    context, page, _, _ = open_page(browser, site_url, page_path)
-    try:
-        settle(page)
-        images = page.evaluate(
-            "Array.from(document.querySelectorAll('article.bd-article img'))"
-            ".map(i => ({src: i.getAttribute('src') || '', alt: i.getAttribute('alt')}))")
-        code = page.evaluate("Array.from(document.querySelectorAll('article pre')).map(p => p.textContent).join('\\n')")
-    finally:
-        context.close()
+def test_images_have_real_alt_texts(page_images, page_path):
+    images, code = page_images[page_path]
     notebook = ROOT / f"{page_path}.ipynb"
     if notebook.exists():  # cells whose input the page hides draw figures too
         code += "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
@@ -297,16 +308,49 @@ LAYOUT_PAGES = [p for p in PAGES if (HTML / f"{p}.html").exists()
                 and re.search(r'<div class="math|<table', (HTML / f"{p}.html").read_text())]
 
 
+@pytest.fixture(scope="module")
+def layout_problems(browser, site_url):  # noqa: F811 - the fixtures of test_site
+    """{(page, width): the layout problems of its equations and tables}. Each page is loaded
+    once, at the widest width, then narrowed to each other width (the theme's layout follows
+    the viewport through CSS media queries; MathJax's CHTML output does not depend on it)."""
+    found = {}
+    for page_path in LAYOUT_PAGES:
+        context, page, _, _ = open_page(browser, site_url, page_path,
+                                        viewport={"width": max(WIDTHS), "height": 900})
+        try:
+            settle(page)
+            for width in sorted(WIDTHS, reverse=True):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                found[(page_path, width)] = page.evaluate(LAYOUT_PROBLEMS)
+        finally:
+            context.close()
+    return found
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page_path", LAYOUT_PAGES)
-def test_equations_and_tables_are_not_clipped(browser, site_url, page_path, width):  # noqa: F811
+def test_equations_and_tables_are_not_clipped(layout_problems, page_path, width):
+    problems = layout_problems[(page_path, width)]
+    assert problems == [], f"{page_path} at {width} px:\n" + "\n".join(problems)
+
+
+def test_a_page_narrowed_after_loading_is_laid_out_as_one_loaded_narrow(browser, site_url):  # noqa: F811
+    """The layout check of a narrowed page finds what it finds on the page loaded at that
+    width (the results appendix: wide tables and equations)."""
+    page_path, width = "book/appendix_results", min(WIDTHS)
     context, page, _, _ = open_page(browser, site_url, page_path, viewport={"width": width, "height": 900})
     try:
         settle(page)
-        problems = page.evaluate(LAYOUT_PROBLEMS)
+        geometry = "() => [...document.querySelectorAll('div.math, table')].map(e => [e.clientWidth, e.scrollWidth])"
+        loaded_narrow = page.evaluate(geometry)
+        page.set_viewport_size({"width": max(WIDTHS), "height": 900})
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.set_viewport_size({"width": width, "height": 900})
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert page.evaluate(geometry) == loaded_narrow
     finally:
         context.close()
-    assert problems == [], f"{page_path} at {width} px:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize(("broken_style", "expected"), [
