@@ -56,7 +56,8 @@ def test_cli_writes_table_and_json(tmp_path, capsys):
         assert r["mean"]["modes_captured"] == seed_result["modes_captured"]
         assert r["std"]["high_quality_share"] == 0.0  # one seed
     methods = {(p["dataset"], p["method"]) for p in section["published"]}
-    assert methods == {("ring", "VEEGAN"), ("ring", "PacGAN2"), ("grid", "PacGAN4")}
+    assert methods == {("ring", "VEEGAN"), ("ring", "PacGAN2"), ("grid", "PacGAN4"),
+                       ("ring", "WGAN-GP"), ("grid", "WGAN-GP")}
     assert results.load_results(out)["gan"]["results"][0]["config"] == "vanilla"
 
 
