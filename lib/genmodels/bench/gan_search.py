@@ -250,7 +250,10 @@ def archive_runs(runs_file: Path = RUNS_FILE, archive: Path = ARCHIVE) -> int:
         lines = [json.dumps({"key": k, "result": r}, allow_nan=False) + "\n"
                  for k, r in {**kept, **new}.items()]
         archive.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(archive, "".join(lines), what="the search's archive")
+        # Tracked by git on purpose; replacing it loses nothing: every archived run is kept
+        # as it was, the new ones are appended.
+        write_text_atomically(archive, "".join(lines), what="the search's archive",
+                              allow_tracked=True)
     return len(new)
 
 
