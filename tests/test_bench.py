@@ -440,9 +440,7 @@ def test_run_keys_are_those_of_the_old_benchmark():
     for run in runs:
         key = gan_runs.run_key(run["dataset"], toy_gan.config_by_name(run["config"]),
                                settings[run["settings"]][run["dataset"]], run["seed"])
-        # PacGAN now counts its batch as its paper does (packed inputs): a new variant,
-        # whose old runs must not be reused.
-        assert (key == run["key"]) == (run["config"] != "pacgan"), run
+        assert key == run["key"], run
 
 
 def test_a_field_added_later_enters_the_key_only_away_from_its_default():
@@ -467,16 +465,12 @@ def test_runs_recorded_by_the_old_benchmark_are_resumed_not_retrained(tmp_path, 
         for r in recorded))
 
     def no_training(*task):
-        if task[1].name != "pacgan":
-            raise AssertionError(f"retrained {task[:2]}: its key differs from the recorded run's")
-        return {"seed": task[3], "modes_captured": task[3], "high_quality_share": 0.5,
-                "reverse_kl": None, "wall_time": 1.0}
+        raise AssertionError(f"retrained {task[:2]}: its key differs from the recorded run's")
 
     monkeypatch.setattr(gan_runs, "_one_run", no_training)
     settings = gan_runs.GanBenchSettings(runs_file=runs_file, resume=True)
     section = gan_runs.run_gan_section(settings, quick=quick, device=torch.device("cpu"), log=None)
-    reusable = 7 * 2 * (1 if quick else 5) - 2 * (1 if quick else 5)  # all but PacGAN's
-    assert len(recorded) == 70 and section["reused_runs"] == reusable
+    assert len(recorded) == 70 and section["reused_runs"] == (14 if quick else 70)  # 1 seed if quick
     assert [s["modes_captured"] for s in section["results"][0]["per_seed"]] == \
         list(section["seeds"])
 

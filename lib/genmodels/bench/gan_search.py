@@ -12,7 +12,9 @@ reported seeds 0–4) with the budget of :data:`genmodels.experiments.toy_gan.DE
    rate, kept constant, its Adam β, its critic steps and its batch);
 5. ``longer``: the best of 1–4 trained for twice the steps (the steps axis).
 
-The best configuration maximises ``modes captured / modes + high-quality share``
+Packing counts its batch as PacGAN's paper and code do, in packed inputs
+(:attr:`~genmodels.experiments.toy_gan.GanConfig.batch_counts_packs`), in every
+configuration of the search. The best configuration maximises ``modes captured / modes + high-quality share``
 (:func:`score`): coverage and precision weigh the same. Each run records its metrics
 every fifth of its steps (``trajectory``), which shows how far a variant is from its
 plateau at our budget.
@@ -102,6 +104,8 @@ class Candidate:
 def first_candidates(variant: str, dataset: str) -> tuple[Candidate, ...]:
     """Configurations 1–4 of the search for ``variant`` on ``dataset`` (see the module)."""
     config = config_by_name(variant)
+    if config.pack_for(dataset) > 1:  # packing as its paper counts the batch: packed inputs
+        config = replace(config, batch_counts_packs=True)
     shared = DEFAULT_SETTINGS[dataset]
     paper = PAPER_SETTINGS[variant]
     more_k = 5 if config.loss == "wgan-gp" else config.k_critic + 1

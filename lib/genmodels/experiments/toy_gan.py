@@ -109,7 +109,7 @@ GAN_CONFIGS: tuple[GanConfig, ...] = (
     GanConfig("label_smoothing", "+ one-sided label smoothing 0.1", label_smoothing=0.1),
     GanConfig("minibatch_std", "+ minibatch std", minibatch_std=True),
     GanConfig("pacgan", "+ packing (PacGAN2 ring, PacGAN4 grid)", pack=2,
-              pack_by_dataset=(("ring", 2), ("grid", 4)), batch_counts_packs=True),
+              pack_by_dataset=(("ring", 2), ("grid", 4))),
     GanConfig("wgan_gp", "WGAN-GP (λ = 10, 2 critic steps)", loss="wgan-gp", k_critic=2),
     GanConfig("spectral_norm", "+ spectral normalisation", spectral_norm=True),
 )
