@@ -186,3 +186,38 @@ def test_the_shipped_benchmark_supplies_the_runs_of_the_shared_settings():
     # PacGAN's shipped runs counted the batch in samples: not the search's packing.
     searched = gan_search.first_candidates("pacgan", "grid")[0]
     assert gan_runs.run_key("grid", searched.config, searched.settings, 0) not in shipped
+
+
+def test_the_summary_lists_every_finished_search_and_its_choice(tmp_path, monkeypatch):
+    def score_of(config, settings):
+        return (8, 0.9) if config.k_critic > 1 else (8, 0.5)  # "more critic steps", then longer
+
+    monkeypatch.setattr(gan_runs, "_one_run", fake_result(score_of))
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    runs = tmp_path / "runs.jsonl"
+    gan_search.run_search(["ring"], ["non_saturating"], runs, resume=False,
+                          device=torch.device("cpu"), log=None)
+    summary = gan_search.summary(gan_runs.read_finished_runs(runs))
+    rows = summary["rows"]
+    assert [r["name"] for r in rows] == ["shared", "lr 3e-4", "more critic steps", "paper", "longer"]
+    assert [r["name"] for r in rows if r["chosen"]] == ["more critic steps"]  # a tie: the first
+    assert rows[3]["lr_decay"] is False and rows[3]["samples_per_step"] == 100
+    assert rows[4]["steps"] == 2 * rows[2]["steps"] and rows[4]["k_critic"] == 2
+    assert ["ring", "wgan_gp"] in summary["unfinished"] and ["grid", "non_saturating"] in summary["unfinished"]
+    table, papers = tables.gan_search_tables(summary)
+    assert len(table.rows) == 5 and table.rows[2][-1] == "✓" and table.rows[0][3] == "0.001 → 0"
+    assert len(papers.rows) == len(toy_gan.GAN_CONFIGS)
+
+
+def test_publish_writes_a_result_the_appendix_can_render(tmp_path, monkeypatch, capsys):
+    from genmodels import results
+
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    out = tmp_path / "bench_gan_search.json"
+    monkeypatch.setattr(results, "result_path", lambda name: out)
+    assert gan_search.main(["publish", "--runs-file", str(tmp_path / "runs.jsonl")]) == 0
+    doc = results.load_results(out)
+    assert doc["gan_search"]["rows"] == [] and len(doc["gan_search"]["unfinished"]) == 14
+    html = tables.section_html("gan_search", doc)
+    assert "every configuration on seed 100" in html and "settings and source" in html
+    assert "Seeds: not recorded" not in html

@@ -21,7 +21,8 @@ plateau at our budget.
 
 Runs go to a runs file that ``--resume`` continues (:func:`genmodels.bench.gan_runs.train_tasks`);
 ``final`` trains each variant's chosen configuration on the five reported seeds (0–4);
-``archive`` merges the runs file into :data:`ARCHIVE`, a file tracked by git that only grows, so that
+``publish`` writes the search's summary (:func:`summary`) into the package's results
+(``bench_gan_search.json``, for the results appendix); ``archive`` merges the runs file into :data:`ARCHIVE`, a file tracked by git that only grows, so that
 the search carries over between machines and sessions.
 """
 
@@ -245,6 +246,39 @@ def run_final(datasets: Sequence[str], variants: Sequence[str], seeds: Sequence[
     return rows
 
 
+def summary(runs: Mapping[str, dict[str, Any]], datasets: Sequence[str] = ("ring", "grid"),
+            variants: Sequence[str] = SEARCH_ORDER) -> dict[str, Any]:
+    """The search as recorded in ``runs`` (by key), for the results appendix: one row per
+    configuration of every finished search (its settings, result, score, whether chosen),
+    the searches not finished yet, the papers' settings with their sources, and the
+    search's wall time (the sum of its runs')."""
+    rows, unfinished, wall = [], [], 0.0
+    for dataset in datasets:
+        for variant in variants:
+            found = candidates_of(variant, dataset, runs)
+            if found is None:
+                unfinished.append([dataset, variant])
+                continue
+            chosen = max(found, key=lambda cr: score(cr[1], dataset))[0]
+            for candidate, result in found:
+                c, st = candidate.config, candidate.settings
+                wall += result["wall_time"]
+                rows.append({
+                    "dataset": dataset, "variant": variant, "name": candidate.name,
+                    "lr": st.lr, "lr_decay": st.lr_decay, "betas": list(c.adam_betas(st)),
+                    "k_critic": c.k_critic, "batch": st.batch,
+                    "samples_per_step": c.real_batch(dataset, st.batch), "steps": st.steps,
+                    "modes_captured": result["modes_captured"], "n_modes": MIXTURES[dataset]().n_modes,
+                    "high_quality_share": result["high_quality_share"],
+                    "trajectory": result.get("trajectory", {}), "wall_time": result["wall_time"],
+                    "score": score(result, dataset), "chosen": candidate is chosen,
+                    "from_commit": result.get("from_commit")})
+    return {"seed": SEARCH_SEED, "seeds": [SEARCH_SEED], "rule": "the largest modes captured / modes + high-quality share",
+            "rows": rows, "unfinished": unfinished,
+            "paper_settings": {v: p.source for v, p in PAPER_SETTINGS.items()},
+            "wall_time": wall, "published": []}
+
+
 def archive_runs(runs_file: Path = RUNS_FILE, archive: Path = ARCHIVE) -> int:
     """Merge the runs of ``runs_file`` into ``archive`` (written atomically; a run already
     archived is kept as it is). Returns how many runs were added."""
@@ -265,12 +299,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m genmodels.bench.gan_search [run|archive] ...``."""
     parser = argparse.ArgumentParser(prog="python -m genmodels.bench.gan_search",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "final", "archive"))
+    parser.add_argument("command", choices=("run", "final", "archive", "publish"))
     parser.add_argument("--datasets", default="grid,ring")
     parser.add_argument("--variants", default=",".join(SEARCH_ORDER))
     parser.add_argument("--runs-file", type=Path, default=RUNS_FILE)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "publish":
+        from genmodels import results
+        from genmodels.bench.provenance import machine_info
+
+        runs = {**read_finished_runs(ARCHIVE), **read_finished_runs(args.runs_file)}
+        import datetime as _dt
+
+        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        doc = {"schema": results.SCHEMA_VERSION, "created": created,
+               "command": "python -m genmodels.bench.gan_search publish",
+               "machine": machine_info(torch.device("cpu")), "quick": False,
+               "gan_search": summary(runs)}
+        path = results.result_path("gan_search")
+        # The package's result, replaced on this explicit request (as `bench --publish` does).
+        write_text_atomically(path, json.dumps(doc, indent=1, allow_nan=False) + "\n",
+                              what="the search's result", allow_tracked=True)
+        print(f"wrote {path}: {len(doc['gan_search']['rows'])} runs, "
+              f"{len(doc['gan_search']['unfinished'])} searches unfinished")
+        return 0
     if args.command == "archive":
         added = archive_runs(args.runs_file)
         print(f"{added} run(s) added to {ARCHIVE}")
@@ -305,4 +358,4 @@ if __name__ == "__main__":
 
 __all__ = ["ARCHIVE", "GAN_CONFIGS", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
            "archive_runs", "candidates_of", "chosen_candidate", "first_candidates", "longer",
-           "run_final", "run_search", "score", "shipped_runs"]
+           "run_final", "run_search", "score", "shipped_runs", "summary"]

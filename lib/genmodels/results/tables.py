@@ -275,9 +275,28 @@ def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
     return dict(numbers)
 
 
+def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
+    """The GAN variants' tuning search: every configuration tried on the search's seed, with
+    its settings and result, the chosen one marked; then the papers' settings and sources."""
+    rows = []
+    for r in section["rows"]:
+        lr = f"{r['lr']:g}" + (" → 0" if r["lr_decay"] else " constant")
+        rows.append([r["dataset"], r["variant"], r["name"], lr,
+                     f"({r['betas'][0]:g}, {r['betas'][1]:g})", str(r["k_critic"]),
+                     f"{r['samples_per_step']}", f"{r['steps']:,}",
+                     f"{r['modes_captured']} / {r['n_modes']}",
+                     f"{100 * r['high_quality_share']:.1f}", "✓" if r["chosen"] else ""])
+    papers = [[v, s] for v, s in section["paper_settings"].items()]
+    return [Table(f"every configuration on seed {section['seed']} (chosen: {section['rule']})",
+                  ["data", "variant", "configuration", "learning rate", "Adam β", "critic steps",
+                   "real samples / step", "steps", "modes", "high quality (%)", "chosen"], rows),
+            Table("the papers' settings (configuration \"paper\")", ["variant", "settings and source"],
+                  papers)]
+
+
 TABLES: dict[str, Callable[[Mapping[str, Any]], list[Table]]] = {
     "gibbs": gibbs_tables, "rbm": rbm_tables, "vae": vae_tables, "image_gan": image_gan_tables,
-    "comparison": comparison_tables, "gan": gan_tables,
+    "comparison": comparison_tables, "gan": gan_tables, "gan_search": gan_search_tables,
 }
 
 
