@@ -106,15 +106,14 @@ def train_tasks(tasks: Sequence[Task], device: torch.device, log: Log = print, j
     log_path = Path(runs_file) if runs_file is not None else None
     git = git_commit() if log_path is not None else None
     commit = None if git is None else git["commit"]
-    if log_path is not None:
-        finished = _open_runs_log(log_path, resume, log)
-        if resume:
-            known = {**(also_from or {}), **finished}
-            # Reused results keep "from_commit": the code that produced them.
-            outcomes = {key: known[key] for key in keyed if key in known}
-            if log is not None:
-                log(f"  resuming from {log_path}: {len(outcomes)} run(s) reused, "
-                    f"{len(keyed) - len(outcomes)} to train")
+    finished = _open_runs_log(log_path, resume, log) if log_path is not None else {}
+    if resume:
+        known = {**(also_from or {}), **finished}
+        # Reused results keep "from_commit": the code that produced them.
+        outcomes = {key: known[key] for key in keyed if key in known}
+        if log is not None:
+            log(f"  resuming from {log_path or 'the runs given'}: {len(outcomes)} run(s) reused, "
+                f"{len(keyed) - len(outcomes)} to train")
     reused = len(outcomes)
     todo = [(key, task) for key, task in keyed.items() if key not in outcomes]
 

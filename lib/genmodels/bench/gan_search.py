@@ -43,7 +43,6 @@ from genmodels.core.device import pick_device
 from genmodels.core.files import write_text_atomically
 from genmodels.experiments.toy_gan import (
     DEFAULT_SETTINGS,
-    GAN_CONFIGS,
     MIXTURES,
     GanConfig,
     ToyGanSettings,
@@ -356,6 +355,6 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["ARCHIVE", "GAN_CONFIGS", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
+__all__ = ["ARCHIVE", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
            "archive_runs", "candidates_of", "chosen_candidate", "first_candidates", "longer",
            "run_final", "run_search", "score", "shipped_runs", "summary"]
