@@ -36,7 +36,7 @@ def test_settings_are_chapter_8s_with_budgets_by_device():
     s = image_gan.ImageGanSettings()
     assert (s.batch_size, s.latent_dim, s.lr, s.betas, s.channels, s.n_eval) == (
         32, 64, 2e-3, (0.5, 0.999), 32, 2000)
-    assert (s.mlp_steps(CPU), s.dcgan_steps(CPU)) == (1500, 1200)
+    assert (s.mlp_steps(CPU), s.dcgan_steps(CPU)) == (1000, 800)
     for name in ("cuda", "mps"):
         assert (s.mlp_steps(torch.device(name)), s.dcgan_steps(torch.device(name))) == (60_000, 30_000)
 

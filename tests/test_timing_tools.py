@@ -28,7 +28,7 @@ def test_time_notebooks_executes_a_copy_and_records_its_seconds(tmp_path):
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "notebook_times.json").read_text())
     assert record["device"].startswith(("cpu", "cuda", "mps"))
-    assert 0.3 <= record["seconds"]["tiny"] < 60
+    assert record["seconds"]["tiny"] >= 0.3  # a kernel start at least; no upper bound (a loaded machine)
     executed = nbformat.read(out / "tiny.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "ran\n"
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the source is untouched
@@ -42,8 +42,8 @@ def test_time_notebooks_names_a_missing_notebook(tmp_path):
 def test_time_training_steps_reports_each_model_and_its_chapter_budget():
     done = run_tool("time_training_steps.py", "--device", "cpu", "--steps", "2")
     assert done.returncode == 0, done.stderr
-    for name, budget in (("MLP GAN", "1500 steps"), ("DCGAN", "1200 steps"),
-                         ("VAE \\(chapter 6's vae16\\)", "4 epochs")):
+    for name, budget in (("MLP GAN", "1000 steps"), ("DCGAN", "800 steps"),
+                         ("VAE \\(chapter 6's vae16\\)", "3 epochs")):
         assert re.search(rf"{name}: [0-9.]+ (ms/step|s/epoch); chapter budget {budget}",
                          done.stdout), done.stdout
 

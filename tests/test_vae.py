@@ -407,7 +407,7 @@ def test_train_with_adam_takes_the_batches_a_function_returns_and_any_adam_setti
 def test_fashion_vae_settings_are_chapter_6s_and_checked():
     s = vae_fashion.FashionVAESettings()
     assert (s.latent_dim, s.hidden, s.batch_size, s.lr) == (16, (256,), 128, 1e-3)
-    assert s.epochs(torch.device("cpu")) == 4
+    assert s.epochs(torch.device("cpu")) == 3
     assert s.epochs(torch.device("cuda")) == s.epochs(torch.device("mps")) == 30
     with pytest.raises(ValueError, match="epochs_cpu must be a positive int"):
         vae_fashion.FashionVAESettings(epochs_cpu=0)

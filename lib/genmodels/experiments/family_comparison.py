@@ -71,7 +71,8 @@ class ComparisonSettings:
     ``batch_size`` images. Models: an
     ``MLPVAE(vae_latent_dim, vae_hidden)`` trained by Adam(``vae_lr``); an MLP GAN with
     ``latent_dim``-dimensional codes trained by Adam(``gan_lr``, ``gan_betas``) with the
-    non-saturating loss; a Bernoulli RBM with ``rbm_hidden`` hidden units trained by PCD-1
+    non-saturating loss (both Adams fused when ``fused_adam``: one kernel for all
+    parameters, the same algorithm); a Bernoulli RBM with ``rbm_hidden`` hidden units trained by PCD-1
     (SGD ``rbm_lr``, ``rbm_momentum``), monitored on ``n_rbm_monitor`` test images.
     Evaluation: ``n_eval`` samples per model (and as many test images), the RBM's chains
     after each of ``gibbs_steps`` (the last gives its samples), the ELBO and IWAE bounds
@@ -79,7 +80,7 @@ class ComparisonSettings:
     ``n_pseudo_likelihood``. On a CPU the chapter runs with ``cpu_threads`` torch threads.
     """
 
-    steps_cpu: int = 2_000
+    steps_cpu: int = 1_500
     steps_gpu: int = 20_000
     batch_size: int = 64
     n_eval: int = 500
@@ -101,6 +102,7 @@ class ComparisonSettings:
     n_pseudo_likelihood: int = 100
     iwae_ks: tuple[int, ...] = (1, 10, 100)
     cpu_threads: int = 1
+    fused_adam: bool = True
 
     def __post_init__(self) -> None:
         check_positive_int_fields(self, (
@@ -111,6 +113,8 @@ class ComparisonSettings:
         check_positive_ints(self.iwae_ks, "iwae_ks")
         check_float_fields(self, ("vae_lr", "gan_lr", "rbm_lr"), minimum=0, open_below=True)
         check_float_fields(self, ("rbm_momentum",), minimum=0, maximum=1, open_above=True)
+        if not isinstance(self.fused_adam, bool):
+            raise TypeError(f"fused_adam must be True or False, got {self.fused_adam!r}.")
 
 
 # ----------------------------------------------------------------------------- the data
@@ -153,8 +157,8 @@ def comparison_vae(settings: ComparisonSettings, seed: int) -> vae.MLPVAE:
 
 
 class _VAEAdam(NamedTuple):
-    """:class:`genmodels.vae.AdamSettings` of chapter 10's VAE: Adam(``vae_lr``) in torch's
-    default implementation (the batches come from the caller)."""
+    """:class:`genmodels.vae.AdamSettings` of chapter 11's VAE: Adam(``vae_lr``), fused or
+    not as ``ComparisonSettings.fused_adam`` (the batches come from the caller)."""
 
     lr: float
     batch_size: int
@@ -173,7 +177,7 @@ def train_vae_on_batches(
     With :func:`genmodels.core.train.fixed_step_minibatches` the pass is exactly the budget of
     updates. Returns fit's History (``loss`` in nats per image). Book: eq-vae-loss.
     """
-    adam = _VAEAdam(lr=settings.vae_lr, batch_size=settings.batch_size)
+    adam = _VAEAdam(lr=settings.vae_lr, batch_size=settings.batch_size, fused_adam=settings.fused_adam)
     history = vae.train_with_adam(model, make_batches, 1, adam, generator)
     model.eval()
     return history
@@ -202,7 +206,8 @@ def train_gan_on_batches(
     Book: eq-d-step, eq-g-step-non-saturating.
     """
     history = gan.train_gan(G, D, make_batches, settings.latent_dim, lr=settings.gan_lr,
-                            betas=settings.gan_betas, loss="non_saturating", generator=generator)
+                            betas=settings.gan_betas, fused_adam=settings.fused_adam,
+                            loss="non_saturating", generator=generator)
     G.eval()
     return history
 

@@ -66,9 +66,9 @@ class ImageGanSettings:
     last ``mlp_summary_last`` (MLP GAN) and ``dcgan_summary_last`` (DCGAN) steps.
     """
 
-    mlp_steps_cpu: int = 1_500
+    mlp_steps_cpu: int = 1_000
     mlp_steps_gpu: int = 60_000
-    dcgan_steps_cpu: int = 1_200
+    dcgan_steps_cpu: int = 800
     dcgan_steps_gpu: int = 30_000
     batch_size: int = 32
     latent_dim: int = 64

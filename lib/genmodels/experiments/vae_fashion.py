@@ -32,7 +32,7 @@ class FashionVAESettings:
 
     latent_dim: int = 16
     hidden: tuple[int, ...] = (256,)
-    epochs_cpu: int = 4
+    epochs_cpu: int = 3
     epochs_gpu: int = 30
     batch_size: int = 128
     lr: float = 1e-3
@@ -40,7 +40,7 @@ class FashionVAESettings:
     n_train_elbo: int = 10_000
     n_iwae: int = 1_000
     iwae_ks: tuple[int, ...] = (1, 10, 100)
-    n_fd: int = 5_000
+    n_fd: int = 2_000
 
     def __post_init__(self) -> None:
         check_positive_int_fields(self, ("latent_dim", "epochs_cpu", "epochs_gpu", "batch_size",
