@@ -115,7 +115,7 @@ ALLOWED: list[tuple[str | None, str, str]] = [
            r"|\d+ MLP GAN steps|\d+ Gibbs|\bonly 1 %|\d+ chains",
      "a setting of the chapter's experiment"),
     (None, r"\b(60|30)[  ]000 (and|steps)|about 32 and 16 epochs|20,000 updates|about 21 epochs"
-           r"|STEPS = 20_000|96,000 images|about 1\.6 passes",
+           r"|STEPS = 20_000|\b2,000 updates|\b2,000\b",
      "a budget of the chapter: budget_for(cpu=..., gpu=...)"),
     ("ch01_generative_models", r"\|\s*\d+(–\d+)?\s*\|", "chapter numbers in the table of families"),
     ("ch08_gan_practice", r"25 epochs|ten times", "the DCGAN paper's setting (a citation)"),

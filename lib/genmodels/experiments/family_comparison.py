@@ -80,7 +80,7 @@ class ComparisonSettings:
     ``n_pseudo_likelihood``. On a CPU the chapter runs with ``cpu_threads`` torch threads.
     """
 
-    steps_cpu: int = 1_500
+    steps_cpu: int = 2_000
     steps_gpu: int = 20_000
     batch_size: int = 64
     n_eval: int = 500
