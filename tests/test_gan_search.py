@@ -217,7 +217,48 @@ def test_publish_writes_a_result_the_appendix_can_render(tmp_path, monkeypatch, 
     monkeypatch.setattr(results, "result_path", lambda name: out)
     assert gan_search.main(["publish", "--runs-file", str(tmp_path / "runs.jsonl")]) == 0
     doc = results.load_results(out)
-    assert doc["gan_search"]["rows"] == [] and len(doc["gan_search"]["unfinished"]) == 14
+    assert doc["gan_search"]["rows"] == [] and doc["gan_search"]["long_runs"] == []
+    assert len(doc["gan_search"]["unfinished"]) == 14 + len(gan_search.LONG_RUNS)
     html = tables.section_html("gan_search", doc)
     assert "every configuration on seed 100" in html and "settings and source" in html
     assert "Seeds: not recorded" not in html
+
+
+def test_a_long_run_is_a_searched_configuration_with_more_steps_and_a_dense_trajectory():
+    paper = gan_search.first_candidates("wgan_gp", "ring")[3]
+    long = gan_search.long_candidate("ring", "wgan_gp", "paper", 50_000)
+    assert long.config == paper.config and long.settings == paper.settings.__class__(
+        **{**paper.settings.__dict__, "steps": 50_000})
+    assert gan_search.long_record_every(long) == 50_000 // gan_search.LONG_POINTS
+    with pytest.raises(ValueError, match="'fastest' is not one of the search's first four"):
+        gan_search.long_candidate("ring", "wgan_gp", "fastest", 1000)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        gan_search.long_candidate("ring", "wgan_gp", "paper", 0)
+    for dataset, variant, name, steps in gan_search.LONG_RUNS:  # each names a real configuration
+        assert gan_search.long_candidate(dataset, variant, name, steps).settings.steps == steps
+
+
+def test_long_runs_are_trained_once_and_shown_as_metrics_against_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    seen = []
+
+    def one_run(dataset, config, settings, seed, device, threads, record_every=None):
+        seen.append((settings.steps, record_every))
+        steps = list(range(record_every, settings.steps + 1, record_every))
+        return {"seed": seed, "modes_captured": 5, "high_quality_share": 0.25, "reverse_kl": None,
+                "wall_time": 2.0, "trajectory": {"step": steps, "modes_captured": [5] * len(steps),
+                                                 "high_quality_share": [0.25] * len(steps)}}
+
+    monkeypatch.setattr(gan_runs, "_one_run", one_run)
+    monkeypatch.setattr(gan_search, "LONG_RUNS", (("ring", "wgan_gp", "paper", 100),))
+    runs = tmp_path / "runs.jsonl"
+    rows = gan_search.run_long(gan_search.LONG_RUNS, runs, torch.device("cpu"), log=None)
+    assert seen == [(100, 10)] and rows[0]["name"] == "paper, 100 steps"
+    gan_search.run_long(gan_search.LONG_RUNS, runs, torch.device("cpu"), log=None)
+    assert len(seen) == 1  # finished: not trained again
+    summary = gan_search.summary(gan_runs.read_finished_runs(runs))
+    (long,) = summary["long_runs"]
+    assert (long["steps"], long["modes_captured"], long["n_modes"]) == (100, 5, 8)
+    assert not any(len(u) == 3 for u in summary["unfinished"])
+    long_table = next(t for t in tables.gan_search_tables(summary) if "long runs" in t.caption)
+    assert len(long_table.rows) == 10 and long_table.rows[-1][3:] == ["100", "5 / 8", "25.0"]

@@ -277,7 +277,8 @@ def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
 
 def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
     """The GAN variants' tuning search: every configuration tried on the search's seed, with
-    its settings and result, the chosen one marked; then the papers' settings and sources."""
+    its settings and result, the chosen one marked; the long runs' metrics against steps
+    (when there are any); then the papers' settings and sources."""
     rows = []
     for r in section["rows"]:
         lr = f"{r['lr']:g}" + (" → 0" if r["lr_decay"] else " constant")
@@ -287,9 +288,20 @@ def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
                      f"{r['modes_captured']} / {r['n_modes']}",
                      f"{100 * r['high_quality_share']:.1f}", "✓" if r["chosen"] else ""])
     papers = [[v, s] for v, s in section["paper_settings"].items()]
+    long_rows = [[r["dataset"], r["variant"], r["name"], f"{step:,.0f}", f"{modes:.0f} / {r['n_modes']}",
+                  f"{100 * hq:.1f}"]
+                 for r in section.get("long_runs", [])
+                 for step, modes, hq in zip(r["trajectory"].get("step", []),
+                                            r["trajectory"].get("modes_captured", []),
+                                            r["trajectory"].get("high_quality_share", []),
+                                            strict=True)]
+    long_table = ([Table(f"long runs on seed {section['seed']}: the metrics against steps",
+                         ["data", "variant", "configuration", "step", "modes", "high quality (%)"],
+                         long_rows)] if long_rows else [])
     return [Table(f"every configuration on seed {section['seed']} (chosen: {section['rule']})",
                   ["data", "variant", "configuration", "learning rate", "Adam β", "critic steps",
                    "real samples / step", "steps", "modes", "high quality (%)", "chosen"], rows),
+            *long_table,
             Table("the papers' settings (configuration \"paper\")", ["variant", "settings and source"],
                   papers)]
 
