@@ -221,6 +221,8 @@ def test_publish_writes_a_result_the_appendix_can_render(tmp_path, monkeypatch, 
     assert len(doc["gan_search"]["unfinished"]) == 14 + len(gan_search.LONG_RUNS)
     html = tables.section_html("gan_search", doc)
     assert "every configuration on seed 100" in html and "settings and source" in html
+    assert "Not finished yet" in html and "<li>grid pacgan</li>" in html
+    assert "no published result" not in html  # the benchmark's table carries the published rows
     assert "Seeds: not recorded" not in html
 
 

@@ -185,3 +185,26 @@ def test_mode_benchmark_draws_every_seed_and_every_published_row():
     with pytest.raises(ValueError, match="no results for dataset 'grid'"):
         mode_benchmark(section, "grid")
     plt.close("all")
+
+
+def test_metrics_against_steps_draws_the_trajectory_and_the_variants_published_rows():
+    import matplotlib.pyplot as plt
+
+    from genmodels.show.plot import metrics_against_steps
+
+    run = {"dataset": "ring", "variant": "wgan_gp", "name": "paper, 100 steps", "n_modes": 8,
+           "trajectory": {"step": [50, 100], "modes_captured": [3, 6], "high_quality_share": [0.1, 0.4]}}
+    published = [{"dataset": "ring", "variant": "wgan_gp", "method": "WGAN-GP", "modes_captured": 6.8,
+                  "high_quality_share": 0.596},
+                 {"dataset": "grid", "variant": "wgan_gp", "method": "WGAN-GP", "modes_captured": 24.2,
+                  "high_quality_share": 0.287},
+                 {"dataset": "ring", "variant": "pacgan", "method": "PacGAN2", "modes_captured": 7.9,
+                  "high_quality_share": 0.956}]
+    left, right = metrics_against_steps(run, published)
+    assert left.lines[0].get_ydata().tolist() == [3, 6]
+    assert right.lines[0].get_ydata().tolist() == pytest.approx([10.0, 40.0])
+    assert [line.get_ydata()[0] for line in right.lines[1:]] == pytest.approx([59.6])  # its own row only
+    assert [line.get_ydata()[0] for line in left.lines[1:]] == pytest.approx([6.8])
+    with pytest.raises(ValueError, match="has no trajectory to draw"):
+        metrics_against_steps({**run, "trajectory": {}})
+    plt.close("all")

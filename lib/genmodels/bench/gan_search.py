@@ -337,7 +337,7 @@ def summary(runs: Mapping[str, dict[str, Any]], datasets: Sequence[str] = ("ring
     return {"seed": SEARCH_SEED, "seeds": [SEARCH_SEED], "rule": "the largest modes captured / modes + high-quality share",
             "rows": rows, "long_runs": long_rows, "unfinished": unfinished,
             "paper_settings": {v: p.source for v, p in PAPER_SETTINGS.items()},
-            "wall_time": wall, "published": []}
+            "wall_time": wall}
 
 
 def archive_runs(runs_file: Path = RUNS_FILE, archive: Path = ARCHIVE) -> int:

@@ -426,6 +426,11 @@ def section_html(name: str, doc: Mapping[str, Any]) -> str:
                         for r in refs)
         parts.append(f"<p>Compared with (closed forms and equations of the book, reference "
                      f"points, and the works behind them):</p><ul>{items}</ul>")
+    unfinished = section.get("unfinished")
+    if unfinished:
+        items = "".join(f"<li>{html.escape(' '.join(map(str, u)))}</li>" for u in unfinished)
+        parts.append(f"<p>Not finished yet (trained when the command runs again; the tables "
+                     f"above hold only what is finished):</p><ul>{items}</ul>")
     published = section.get("published")
     if published == []:
         parts.append("<p>The chapter compares these numbers with no published result.</p>")

@@ -32,6 +32,7 @@ __all__ = [
     "latent_scatter",
     "linear_interpolation",
     "loss_curves",
+    "metrics_against_steps",
     "mode_benchmark",
     "spherical_interpolation",
 ]
@@ -319,6 +320,42 @@ def loss_curves(
     if title:
         ax.set_title(title)
     return ax
+
+
+def metrics_against_steps(long_run: Mapping[str, Any], published: Sequence[Mapping[str, Any]] = (),
+                          axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
+    """A long GAN run's metrics against its training steps: the modes captured (left) and
+    the share of high-quality samples (right), with the published rows of the same variant
+    and mixture as dashed lines, so that "more steps would close the gap" can be read off.
+
+    ``long_run`` is a row of the search's ``long_runs`` (:func:`genmodels.bench.gan_search.summary`):
+    ``dataset``, ``variant``, ``name``, ``n_modes`` and ``trajectory`` (``step``,
+    ``modes_captured``, ``high_quality_share``); ``published`` rows carry ``dataset``,
+    ``variant``, ``method``, ``modes_captured`` and ``high_quality_share``.
+    """
+    trajectory = long_run["trajectory"]
+    steps = np.asarray(trajectory.get("step", []), dtype=np.float64)
+    if steps.size == 0:
+        raise ValueError(f"the long run {long_run.get('name')!r} has no trajectory to draw; "
+                         "it was trained without record_every.")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    mine = [p for p in published
+            if p["dataset"] == long_run["dataset"] and p.get("variant") == long_run["variant"]]
+    n_modes = long_run["n_modes"]
+    panels = ((axes[0], "modes_captured", 1, n_modes, f"modes captured (of {n_modes})"),
+              (axes[1], "high_quality_share", 100, 100, "high-quality samples (%)"))
+    for ax, key, scale, top, label in panels:
+        ax.plot(steps, scale * np.asarray(trajectory[key], dtype=np.float64), "o-",
+                label=f"{long_run['variant']}, {long_run['name']}")
+        for p in mine:
+            ax.axhline(scale * p[key], color="black", ls="--", lw=1, label=f"published {p['method']}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.set_ylim(-0.03 * top, 1.05 * top)
+        ax.legend(fontsize=8)
+    axes[0].set_title(f"{long_run['dataset']}: {long_run['variant']} against steps", fontsize=9)
+    return axes
 
 
 def mode_benchmark(section: Mapping[str, Any], dataset: str, ax: Axes | None = None) -> Axes:
