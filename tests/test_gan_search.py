@@ -213,6 +213,7 @@ def test_publish_writes_a_result_the_appendix_can_render(tmp_path, monkeypatch, 
     from genmodels import results
 
     monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    monkeypatch.setattr(gan_search, "shipped_runs", dict)
     out = tmp_path / "bench_gan_search.json"
     monkeypatch.setattr(results, "result_path", lambda name: out)
     assert gan_search.main(["publish", "--runs-file", str(tmp_path / "runs.jsonl")]) == 0
@@ -264,3 +265,30 @@ def test_long_runs_are_trained_once_and_shown_as_metrics_against_steps(tmp_path,
     assert not any(len(u) == 3 for u in summary["unfinished"])
     long_table = next(t for t in tables.gan_search_tables(summary) if "long runs" in t.caption)
     assert len(long_table.rows) == 10 and long_table.rows[-1][3:] == ["100", "5 / 8", "25.0"]
+
+
+def test_the_summary_holds_the_final_table_once_every_reported_seed_is_there(tmp_path, monkeypatch):
+    def score_of(config, settings):
+        return (8, 0.9) if settings.lr == 3e-4 else (8, 0.5)  # "lr 3e-4", then its longer run
+
+    monkeypatch.setattr(gan_runs, "_one_run", fake_result(score_of))
+    monkeypatch.setattr(gan_search, "ARCHIVE", tmp_path / "none.jsonl")
+    monkeypatch.setattr(gan_search, "shipped_runs", dict)
+    runs = tmp_path / "runs.jsonl"
+    gan_search.run_search(["ring"], ["vanilla"], runs, resume=False, device=torch.device("cpu"), log=None)
+    summary = gan_search.summary(gan_runs.read_finished_runs(runs), ["ring"], ["vanilla"])
+    assert summary["results"] == [] and ["ring", "vanilla", "final runs (seeds 0–4)"] in summary["unfinished"]
+    gan_search.run_final(["ring"], ["vanilla"], gan_search.FINAL_SEEDS, runs, torch.device("cpu"), None)
+    summary = gan_search.summary(gan_runs.read_finished_runs(runs), ["ring"], ["vanilla"])
+    (row,) = summary["results"]
+    assert (row["config"], row["configuration"], row["lr"], row["steps"]) == (
+        "vanilla", "lr 3e-4", 3e-4, toy_gan.DEFAULT_SETTINGS["ring"].steps)
+    assert [s["seed"] for s in row["per_seed"]] == list(gan_search.FINAL_SEEDS)
+    assert row["mean"]["high_quality_share"] == pytest.approx(0.9) and row["std"]["modes_captured"] == 0
+    assert not any(u[:2] == ["ring", "vanilla"] for u in summary["unfinished"])
+    assert summary["published"] == [dict(p) for p in toy_gan.PUBLISHED]
+    final_table = tables.gan_search_tables(summary)[0]
+    assert final_table.caption.startswith("each variant's chosen configuration")
+    assert final_table.rows[0][1] == "vanilla GAN: lr 3e-4 (lr 0.0003 → 0, 1 D step, 6,000 steps)"
+    assert final_table.rows[0][2] == "8.0 ± 0.0 / 8" and final_table.rows[0][3] == "90.0 ± 0.0"
+    assert any(r[1] == "published: PacGAN2" for r in final_table.rows)

@@ -59,6 +59,18 @@ def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | Non
     return mean, std
 
 
+def result_row(dataset: str, config: GanConfig, per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One row of the benchmark's table: ``config`` on ``dataset``, its ``per_seed``
+    results, and their means and sample standard deviations (``None`` where a run's reverse
+    KL is infinite)."""
+    mean, std = {}, {}
+    for key in ("modes_captured", "high_quality_share", "reverse_kl", "wall_time"):
+        mean[key], std[key] = _mean_std([r[key] for r in per_seed])
+    return {"dataset": dataset, "config": config.name, "label": config.label,
+            "pack": config.pack_for(dataset), "n_modes": MIXTURES[dataset]().n_modes,
+            "per_seed": list(per_seed), "mean": mean, "std": std}
+
+
 def _one_run(dataset: str, config: GanConfig, settings: ToyGanSettings, seed: int,
              device: str, threads: int | None, record_every: int | None = None
              ) -> dict[str, Any]:
@@ -189,19 +201,7 @@ def run_gan_bench(
     for dataset in datasets:
         for config in configs:
             per_seed = [outcomes[dataset, config.name, seed] for seed in seeds]
-            summary_mean, summary_std = {}, {}
-            for key in ("modes_captured", "high_quality_share", "reverse_kl", "wall_time"):
-                summary_mean[key], summary_std[key] = _mean_std([r[key] for r in per_seed])
-            results.append({
-                "dataset": dataset,
-                "config": config.name,
-                "label": config.label,
-                "pack": config.pack_for(dataset),
-                "n_modes": MIXTURES[dataset]().n_modes,
-                "per_seed": per_seed,
-                "mean": summary_mean,
-                "std": summary_std,
-            })
+            results.append(result_row(dataset, config, per_seed))
     return {
         "settings": {d: asdict(settings_for(d, settings)) for d in datasets},
         "configs": [asdict(c) for c in configs],

@@ -41,19 +41,27 @@ from typing import Any
 
 import torch
 
-from genmodels.bench.gan_runs import read_finished_runs, rotate_runs_log, run_key, train_tasks
+from genmodels.bench.gan_runs import (
+    read_finished_runs,
+    result_row,
+    rotate_runs_log,
+    run_key,
+    train_tasks,
+)
 from genmodels.core.device import pick_device
 from genmodels.core.files import write_text_atomically
 from genmodels.core.validation import check_positive_int
 from genmodels.experiments.toy_gan import (
     DEFAULT_SETTINGS,
     MIXTURES,
+    PUBLISHED,
     GanConfig,
     ToyGanSettings,
     config_by_name,
 )
 
 SEARCH_SEED = 100  # the search's seed: not one of the reported seeds 0..4
+FINAL_SEEDS = (0, 1, 2, 3, 4)  # the reported seeds, as the benchmark's
 RECORD_FRACTION = 5  # a trajectory point every steps / 5 steps
 LONG_POINTS = 10  # a long run's trajectory: a point every steps / 10 steps
 # The long runs: (data set, variant, configuration of the search, steps). WGAN-GP stays far
@@ -292,12 +300,40 @@ def run_final(datasets: Sequence[str], variants: Sequence[str], seeds: Sequence[
     return rows
 
 
+def final_rows(runs: Mapping[str, dict[str, Any]], datasets: Sequence[str], variants: Sequence[str],
+               seeds: Sequence[int] = FINAL_SEEDS) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """The final table as recorded in ``runs`` (by key): for every finished search, its
+    chosen configuration on ``seeds``, as a row of the benchmark's table
+    (:func:`genmodels.bench.gan_runs.result_row`) with the configuration's ``name`` and
+    settings; and the (data set, variant) pairs whose final runs are not all there yet."""
+    rows, missing = [], []
+    for dataset in datasets:
+        for variant in variants:
+            chosen = chosen_candidate(variant, dataset, runs)
+            if chosen is None:
+                continue
+            keys = [run_key(dataset, chosen.config, chosen.settings, seed) for seed in seeds]
+            if not all(k in runs for k in keys):
+                missing.append([dataset, variant, f"final runs (seeds {seeds[0]}–{seeds[-1]})"])
+                continue
+            row = result_row(dataset, chosen.config, [runs[k] for k in keys])
+            st = chosen.settings
+            row.update({"configuration": chosen.name, "lr": st.lr, "lr_decay": st.lr_decay,
+                        "betas": list(chosen.config.adam_betas(st)), "k_critic": chosen.config.k_critic,
+                        "samples_per_step": chosen.config.real_batch(dataset, st.batch),
+                        "steps": st.steps})
+            rows.append(row)
+    return rows, missing
+
+
 def summary(runs: Mapping[str, dict[str, Any]], datasets: Sequence[str] = ("ring", "grid"),
             variants: Sequence[str] = SEARCH_ORDER) -> dict[str, Any]:
-    """The search as recorded in ``runs`` (by key), for the results appendix: one row per
-    configuration of every finished search (its settings, result, score, whether chosen),
-    the searches not finished yet, the papers' settings with their sources, and the
-    search's wall time (the sum of its runs')."""
+    """The search as recorded in ``runs`` (by key), for the results appendix and chapter 10:
+    one row per configuration of every finished search (its settings, result, score, whether
+    chosen); ``results``, the chosen configurations on the reported seeds beside
+    ``published`` (:func:`final_rows`, :data:`genmodels.experiments.toy_gan.PUBLISHED`), in
+    the benchmark's format; the long runs; what is not finished yet; the papers' settings
+    with their sources, and the search's wall time (the sum of its runs')."""
     rows, unfinished, wall = [], [], 0.0
     for dataset in datasets:
         for variant in variants:
@@ -334,8 +370,13 @@ def summary(runs: Mapping[str, dict[str, Any]], datasets: Sequence[str] = ("ring
             wall += result["wall_time"]
         else:
             unfinished.append([dataset, variant, candidate.name])
-    return {"seed": SEARCH_SEED, "seeds": [SEARCH_SEED], "rule": "the largest modes captured / modes + high-quality share",
-            "rows": rows, "long_runs": long_rows, "unfinished": unfinished,
+    finals, missing = final_rows(runs, datasets, variants)
+    unfinished += missing
+    return {"chapter": "ch10_gan_remedies", "seed": SEARCH_SEED,
+            "seeds": sorted({SEARCH_SEED, *FINAL_SEEDS}), "final_seeds": list(FINAL_SEEDS),
+            "rule": "the largest modes captured / modes + high-quality share",
+            "rows": rows, "results": finals, "published": [dict(p) for p in PUBLISHED],
+            "long_runs": long_rows, "unfinished": unfinished,
             "paper_settings": {v: p.source for v, p in PAPER_SETTINGS.items()},
             "wall_time": wall}
 
@@ -370,14 +411,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from genmodels import results
         from genmodels.bench.provenance import machine_info
 
-        runs = {**read_finished_runs(ARCHIVE), **read_finished_runs(args.runs_file)}
+        runs = {**shipped_runs(), **read_finished_runs(ARCHIVE), **read_finished_runs(args.runs_file)}
         import datetime as _dt
 
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         doc = {"schema": results.SCHEMA_VERSION, "created": created,
                "command": "python -m genmodels.bench.gan_search publish",
                "machine": machine_info(torch.device("cpu")), "quick": False,
-               "gan_search": summary(runs)}
+               "section": "gan_search", "gan_search": summary(runs)}
+        doc["seeds"] = doc["gan_search"]["seeds"]
         path = results.result_path("gan_search")
         # The package's result, replaced on this explicit request (as `bench --publish` does).
         write_text_atomically(path, json.dumps(doc, indent=1, allow_nan=False) + "\n",
@@ -404,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{r['modes_captured']:3d} modes {100 * r['high_quality_share']:5.1f}%")
         return 0
     if args.command == "final":
-        finals = run_final(datasets, variants, range(5), args.runs_file, pick_device())
+        finals = run_final(datasets, variants, FINAL_SEEDS, args.runs_file, pick_device())
         for row in finals:
             modes = [r["modes_captured"] for r in row["per_seed"]]
             hq = [100 * r["high_quality_share"] for r in row["per_seed"]]
@@ -424,7 +466,7 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["ARCHIVE", "LONG_RUNS", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
-           "archive_runs", "candidates_of", "chosen_candidate", "first_candidates",
+__all__ = ["ARCHIVE", "FINAL_SEEDS", "LONG_RUNS", "PAPER_SETTINGS", "SEARCH_SEED", "Candidate",
+           "archive_runs", "candidates_of", "chosen_candidate", "final_rows", "first_candidates",
            "long_candidate", "long_record_every", "longer", "run_final", "run_long",
            "run_search", "score", "shipped_runs", "summary"]

@@ -275,10 +275,21 @@ def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
     return dict(numbers)
 
 
+def _final_label(row: Mapping[str, Any]) -> str:
+    """A final row's variant with its chosen configuration and the settings that differ
+    between configurations, e.g. ``+ packing: longer (lr 0.001 → 0, 2 D steps, 12,000 steps)``."""
+    variant = row["label"].split(" (")[0]  # the label's settings are those of the shared configuration
+    lr = f"{row['lr']:g}" + (" → 0" if row["lr_decay"] else " constant")
+    steps = "1 D step" if row["k_critic"] == 1 else f"{row['k_critic']} D steps"
+    return f"{variant}: {row['configuration']} (lr {lr}, {steps}, {row['steps']:,} steps)"
+
+
 def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
-    """The GAN variants' tuning search: every configuration tried on the search's seed, with
-    its settings and result, the chosen one marked; the long runs' metrics against steps
-    (when there are any); then the papers' settings and sources."""
+    """The GAN variants' tuning search: each variant's chosen configuration on the reported
+    seeds beside the published rows (when its final runs are all there, in the format of
+    :func:`gan_tables`); every configuration tried on the search's seed, with its settings
+    and result, the chosen one marked; the long runs' metrics against steps (when there are
+    any); then the papers' settings and sources."""
     rows = []
     for r in section["rows"]:
         lr = f"{r['lr']:g}" + (" → 0" if r["lr_decay"] else " constant")
@@ -298,7 +309,14 @@ def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
     long_table = ([Table(f"long runs on seed {section['seed']}: the metrics against steps",
                          ["data", "variant", "configuration", "step", "modes", "high quality (%)"],
                          long_rows)] if long_rows else [])
-    return [Table(f"every configuration on seed {section['seed']} (chosen: {section['rule']})",
+    finals = []
+    if section.get("results"):
+        labelled = {**section, "seeds": section.get("final_seeds", section["seeds"]),
+                    "results": [{**r, "label": _final_label(r)} for r in section["results"]]}
+        main = gan_tables(labelled)[0]
+        finals = [main._replace(caption="each variant's chosen configuration — " + main.caption)]
+    return [*finals,
+            Table(f"every configuration on seed {section['seed']} (chosen: {section['rule']})",
                   ["data", "variant", "configuration", "learning rate", "Adam β", "critic steps",
                    "real samples / step", "steps", "modes", "high quality (%)", "chosen"], rows),
             *long_table,
