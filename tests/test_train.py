@@ -188,7 +188,10 @@ def test_fit_with_a_real_clock_stops_after_its_budget():
     t0 = time.perf_counter()
     hist = fit(slow_step, lambda: minibatches(torch.arange(1000), batch_size=10), seconds=0.05)
     assert time.perf_counter() - t0 >= 0.05  # lower bounds only: a loaded machine is slower
-    assert hist.stopped_by == "seconds" and hist.n_steps >= 1
+    # Stopped by the clock before the 100 batches (at least 1 s of sleeping); how many steps
+    # fit into the budget depends on the machine's load (none, when the machine is busy
+    # enough), so that number is not asserted here (the patched clock above asserts it).
+    assert hist.stopped_by == "seconds" and hist.n_steps < 100
 
 
 def test_fit_whichever_budget_comes_first():
