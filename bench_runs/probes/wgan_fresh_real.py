@@ -2,14 +2,19 @@
 critic update (the library's step reuses one real batch for the k updates); the search's
 "paper" configuration otherwise (networks of the ring, Adam 1e-4, betas (0, 0.9), 5 critic
 steps, batch 64, lambda 10, constant lr), seed 100."""
-import json, sys, time
+import json
+import sys
+import time
+
 import torch
-torch.set_num_threads(1)
+
 from genmodels import gan
 from genmodels.bench import gan_search
 from genmodels.core.device import seed_everything
 from genmodels.experiments.toy_gan import MIXTURES, build_toy_gan, generate, sample_mixture_on
 from genmodels.measure.sample_quality import mode_metrics
+
+torch.set_num_threads(1)
 
 dataset, steps = sys.argv[1], int(sys.argv[2])
 cand = gan_search.first_candidates("wgan_gp", dataset)[3]
@@ -27,12 +32,17 @@ for i in range(1, steps + 1):
         with torch.no_grad():
             fake = G(gan.sample_latent(s.batch, s.latent_dim, cpu, generator))
         loss = gan.wasserstein_critic_loss(D(real), D(fake)) + 10 * gan.gradient_penalty(D, real, fake, generator)
-        opt_d.zero_grad(set_to_none=True); loss.backward(); opt_d.step()
+        opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_d.step()
     D.requires_grad_(False)
     g_loss = gan.wasserstein_generator_loss(D(G(gan.sample_latent(s.batch, s.latent_dim, cpu, generator))))
-    opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
     D.requires_grad_(True)
     if i % (steps // 6) == 0:
         m = mode_metrics(generate(G, 2500, s.latent_dim, generator), mixture)
-        traj.append((i, m.modes_captured, round(100 * m.high_quality_share, 2))); print(traj[-1], flush=True)
+        traj.append((i, m.modes_captured, round(100 * m.high_quality_share, 2)))
+        print(traj[-1], flush=True)
 print(json.dumps({"dataset": dataset, "steps": steps, "trajectory": traj, "seconds": time.perf_counter() - t}))

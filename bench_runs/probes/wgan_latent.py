@@ -1,12 +1,19 @@
 """Probe (not part of the book): does WGAN-GP on the ring depend on the latent dimension?
 The paper configuration of the search (Algorithm 1), latent 2 (the search) vs 256 (GDPP's code)."""
-import json, sys, time
+import json
+import sys
+import time
 from dataclasses import replace
+
 import torch
-torch.set_num_threads(1)
+
 from genmodels.bench import gan_search
 from genmodels.experiments import toy_gan
-latent = int(sys.argv[1]); steps = int(sys.argv[2])
+
+torch.set_num_threads(1)
+
+latent = int(sys.argv[1])
+steps = int(sys.argv[2])
 c = gan_search.first_candidates("wgan_gp", "ring")[3]
 settings = replace(c.settings, latent_dim=latent, steps=steps)
 t = time.perf_counter()

@@ -1,15 +1,21 @@
 """Probe (not part of the book): WGAN-GP on the ring with the networks and learning rates of
 GDPP's code for these mixtures (M-Elfeki/GDPP, gdppgan_Synthetic.py): 2x128 tanh MLPs,
 orthogonal init (gain 1.4), z of 256 dimensions, batch 512, Adam beta1 0.5, generator lr 1e-3,
-critic lr 1e-4; WGAN-GP losses of the library (lambda 10), n_critic from argv."""
-import json, sys, time
+critic lr 1e-4
+WGAN-GP losses of the library (lambda 10), n_critic from argv."""
+import json
+import sys
+import time
+
 import torch
 from torch import nn
-torch.set_num_threads(1)
+
 from genmodels import gan
 from genmodels.core.device import seed_everything
-from genmodels.experiments.toy_gan import MIXTURES, sample_mixture_on, generate
+from genmodels.experiments.toy_gan import MIXTURES, generate, sample_mixture_on
 from genmodels.measure.sample_quality import mode_metrics
+
+torch.set_num_threads(1)
 
 dataset, steps, n_critic = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 Z = 256
@@ -18,12 +24,14 @@ def mlp(d_in, d_out):
     net = nn.Sequential(nn.Linear(d_in, 128), nn.Tanh(), nn.Linear(128, 128), nn.Tanh(), nn.Linear(128, d_out))
     for m in net:
         if isinstance(m, nn.Linear):
-            nn.init.orthogonal_(m.weight, gain=1.4); nn.init.zeros_(m.bias)
+            nn.init.orthogonal_(m.weight, gain=1.4)
+            nn.init.zeros_(m.bias)
     return net
 
 class Critic(nn.Module):
     def __init__(self):
-        super().__init__(); self.net = mlp(2, 1)
+        super().__init__()
+        self.net = mlp(2, 1)
     def forward(self, x):
         return self.net(x).squeeze(-1)
 
