@@ -292,3 +292,64 @@ def test_the_summary_holds_the_final_table_once_every_reported_seed_is_there(tmp
     assert final_table.rows[0][1] == "vanilla GAN: lr 3e-4 (lr 0.0003 → 0, 1 D step, 6,000 steps)"
     assert final_table.rows[0][2] == "8.0 ± 0.0 / 8" and final_table.rows[0][3] == "90.0 ± 0.0"
     assert any(r[1] == "published: PacGAN2" for r in final_table.rows)
+
+
+def _final_row(dataset, config, modes, hq, n_modes, steps=6000, configuration="longer"):
+    return {"dataset": dataset, "config": config, "label": f"{config} (shared label)", "n_modes": n_modes,
+            "per_seed": [{"seed": i, "modes_captured": m, "high_quality_share": q}
+                         for i, (m, q) in enumerate(zip(modes, hq, strict=True))],
+            "mean": {"modes_captured": sum(modes) / len(modes), "high_quality_share": sum(hq) / len(hq),
+                     "reverse_kl": None, "wall_time": 1.0},
+            "std": {"modes_captured": 0.0, "high_quality_share": 0.0, "reverse_kl": None, "wall_time": 0.0},
+            "configuration": configuration, "lr": 1e-3, "lr_decay": True, "betas": [0.5, 0.999],
+            "k_critic": 2, "samples_per_step": 256, "steps": steps}
+
+
+def test_the_search_numbers_are_computed_from_the_final_rows_the_published_rows_and_the_long_runs():
+    section = {
+        "seed": 100, "seeds": [0, 1, 100], "final_seeds": [0, 1], "wall_time": 7200.0,
+        "results": [_final_row("ring", "vanilla", (8, 8), (0.96, 0.98), 8, steps=12000),
+                    _final_row("ring", "spectral_norm", (8, 2), (0.6, 0.002), 8),
+                    _final_row("ring", "pacgan", (8, 8), (0.95, 0.97), 8)],
+        "published": [{"dataset": "ring", "method": "VEEGAN", "variant": None, "modes_captured": 8.0,
+                       "high_quality_share": 0.529},
+                      {"dataset": "ring", "method": "PacGAN2", "variant": "pacgan", "modes_captured": 7.9,
+                       "high_quality_share": 0.956}],
+        "rows": [{"dataset": "grid", "variant": "vanilla", "chosen": True, "modes_captured": 25,
+                  "high_quality_share": 0.971, "lr": 3e-4, "steps": 20000},
+                 {"dataset": "grid", "variant": "vanilla", "chosen": False, "modes_captured": 10,
+                  "high_quality_share": 0.5, "lr": 1e-3, "steps": 10000}],
+        "long_runs": [{"dataset": "grid", "variant": "wgan_gp", "steps": 50000, "n_modes": 25,
+                       "trajectory": {"step": [25000, 50000], "modes_captured": [3, 18],
+                                      "high_quality_share": [0.064, 0.01]}}],
+    }
+    n = tables.gan_search_numbers(section)
+    # two variants cover every mode in every seed; their mean shares are 97 % and 96 %
+    assert n["ring_full_variants"] == 2 and (n["ring_full_hq_lo"], n["ring_full_hq_hi"]) == pytest.approx((96, 97))
+    assert n["ring_spectral_norm_seeds_all_modes"] == 1 and n["ring_spectral_norm_modes_min"] == 2
+    assert n["ring_spectral_norm_hq_min"] == pytest.approx(0.2) and n["ring_vanilla_steps"] == 12000
+    assert n["ring_steps_max"] == 12000 and n["ring_pacgan_k_critic"] == 2
+    assert (n["ring_pacgan_published_modes"], n["ring_pacgan_published_hq"]) == pytest.approx((7.9, 95.6))
+    assert not any(k.startswith("ring_None") for k in n)  # VEEGAN is no variant of ours
+    assert (n["grid_wgan_gp_long_modes_min"], n["grid_wgan_gp_long_modes_max"]) == (3, 18)
+    assert n["grid_wgan_gp_long_hq_max"] == pytest.approx(6.4) and n["grid_wgan_gp_long_steps"] == 50000
+    assert n["search_hours"] == 2
+    # the search's seed: only the chosen configuration's result
+    assert (n["grid_vanilla_search_modes"], n["grid_vanilla_search_steps"]) == (25, 20000)
+    assert (n["grid_vanilla_search_hq"], n["grid_vanilla_search_lr"]) == pytest.approx((97.1, 3e-4))
+    shared = {"settings": {"ring": {"steps": 6000}},
+              "results": [_final_row("ring", "pacgan", (8, 8), (0.9, 0.8), 8)]}
+    both = tables.remedies_numbers(section, shared)
+    assert both["shared_ring_pacgan_hq"] == pytest.approx(85) and both["ring_pacgan_hq"] == pytest.approx(96)
+    assert both["shared_ring_steps"] == 6000
+
+
+def test_the_search_final_section_labels_each_row_by_its_chosen_configuration():
+    section = {"seed": 100, "seeds": [0, 1, 100], "final_seeds": [0, 1], "published": [],
+               "results": [_final_row("ring", "vanilla", (8, 8), (0.96, 0.98), 8)]}
+    short = tables.gan_search_final_section(section, short=True)
+    assert short["seeds"] == [0, 1] and short["results"][0]["label"] == "vanilla: longer"
+    assert section["results"][0]["label"] == "vanilla (shared label)"  # the section is not changed
+    final = tables.gan_search_tables({**section, "rows": [], "paper_settings": {}, "rule": "best"})[0]
+    assert final.rows[0][1] == "vanilla: longer (lr 0.001 → 0, 2 D steps, 6,000 steps)"
+    assert final.rows[0][2] == "8.0 ± 0.0 / 8" and "seeds [0, 1]" in final.caption

@@ -29,7 +29,7 @@ package's result that ``--publish`` replaces. The GAN section appends each finis
 a runs file (``BUILD_DIR/gan_runs.jsonl``, or ``QUICK_DIR/gan_runs.jsonl`` for a smoke run)
 that ``--resume`` continues from; a run without ``--resume`` keeps the previous file under
 another name (:func:`genmodels.bench.gan_runs.rotate_runs_log`) and says so.
-Book: chapter 10 (section "Five seeds, beside published numbers") and the results appendix.
+Book: the results appendix (the shared settings); chapter 10 shows the tuned variants (genmodels.bench.gan_search).
 """
 
 from __future__ import annotations

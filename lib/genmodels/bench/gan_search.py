@@ -25,7 +25,7 @@ Runs go to a runs file that ``--resume`` continues (:func:`genmodels.bench.gan_r
 (:data:`LONG_RUNS`: metrics against steps up to the largest budget we afford, for a variant
 that stays far from its published row);
 ``publish`` writes the search's summary (:func:`summary`) into the package's results
-(``bench_gan_search.json``, for the results appendix); ``archive`` merges the runs file into :data:`ARCHIVE`, a file tracked by git that only grows, so that
+(``bench_gan_search.json``, for chapter 10's tables and figures and the results appendix); ``archive`` merges the runs file into :data:`ARCHIVE`, a file tracked by git that only grows, so that
 the search carries over between machines and sessions.
 """
 

@@ -8,7 +8,8 @@ section (:data:`TABLES`) turns its dict into :class:`Table` objects; then
 section's main table with :func:`format_gan_table`) and :func:`section_html` renders them for
 the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
 versions, seeds, load) and the references their numbers are compared with.
-:func:`gan_numbers` and :func:`glue_numbers` give chapter 10's text the numbers it quotes.
+:func:`remedies_numbers` (:func:`gan_search_numbers`, :func:`gan_numbers`) and
+:func:`glue_numbers` give chapter 10's text the numbers it quotes.
 Nothing here runs a model.
 """
 
@@ -23,16 +24,21 @@ __all__ = [
     "TABLES",
     "Table",
     "comparison_tables",
+    "final_label",
     "format_gan_table",
     "format_section_text",
     "format_table_text",
     "gan_numbers",
+    "gan_search_final_section",
+    "gan_search_numbers",
+    "gan_search_tables",
     "gan_tables",
     "glue_numbers",
     "gibbs_tables",
     "image_gan_tables",
     "provenance_text",
     "rbm_tables",
+    "remedies_numbers",
     "section_html",
     "table_html",
     "vae_tables",
@@ -231,18 +237,13 @@ def format_gan_table(section: Mapping[str, Any]) -> str:
     return format_table_text(gan_tables(section)[0])
 
 
-def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers chapter 10's text quotes from the GAN section, by name.
-
-    For each data set ``d`` and variant ``v``: ``d_v_modes`` and ``d_v_hq`` (means over the
-    seeds; the high-quality share in %), ``d_v_modes_min``/``_max`` and ``d_v_hq_min``/``_max``
-    (over the seeds); for each data set, ``d_steps`` (training steps per run) and
-    ``d_hq_lo``/``d_hq_hi``, the range of the mean high-quality share (%) over the variants of
-    the Jensen–Shannon game without a Lipschitz constraint (all but WGAN-GP and spectral
-    normalisation) — the ones that learn at this budget.
-    """
+def _per_row_numbers(rows: list[Mapping[str, Any]]) -> dict[str, float]:
+    """For each row (data set ``d``, variant ``v``) of a GAN table: ``d_v_modes`` and ``d_v_hq``
+    (means over the seeds; the high-quality share in %), ``d_v_modes_min``/``_max`` and
+    ``d_v_hq_min``/``_max`` (over the seeds) and ``d_v_seeds_all_modes`` (how many seeds
+    capture every mode)."""
     numbers: dict[str, float] = {}
-    for r in section["results"]:
+    for r in rows:
         key = f"{r['dataset']}_{r['config']}"
         modes = [float(s["modes_captured"]) for s in r["per_seed"]]
         hq = [100 * s["high_quality_share"] for s in r["per_seed"]]
@@ -250,6 +251,22 @@ def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
         numbers[f"{key}_hq"] = 100 * r["mean"]["high_quality_share"]
         numbers[f"{key}_modes_min"], numbers[f"{key}_modes_max"] = min(modes), max(modes)
         numbers[f"{key}_hq_min"], numbers[f"{key}_hq_max"] = min(hq), max(hq)
+        if "n_modes" in r:
+            numbers[f"{key}_seeds_all_modes"] = float(sum(m == r["n_modes"] for m in modes))
+    return numbers
+
+
+def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers chapter 10's text quotes from the GAN section, by name.
+
+    For each data set ``d`` and variant ``v``: ``d_v_modes`` and ``d_v_hq`` (means over the
+    seeds; the high-quality share in %), ``d_v_modes_min``/``_max`` and ``d_v_hq_min``/``_max``
+    (over the seeds), ``d_v_seeds_all_modes``; for each data set, ``d_steps`` (training steps
+    per run) and ``d_hq_lo``/``d_hq_hi``, the range of the mean high-quality share (%) over
+    the variants of the Jensen–Shannon game without a Lipschitz constraint (all but WGAN-GP
+    and spectral normalisation) — the ones that learn at this budget.
+    """
+    numbers = _per_row_numbers(section["results"])
     for dataset, settings in section["settings"].items():
         numbers[f"{dataset}_steps"] = float(settings["steps"])
         js = [100 * r["mean"]["high_quality_share"] for r in section["results"]
@@ -257,6 +274,66 @@ def gan_numbers(section: Mapping[str, Any]) -> dict[str, float]:
         if js:
             numbers[f"{dataset}_hq_lo"], numbers[f"{dataset}_hq_hi"] = min(js), max(js)
     return numbers
+
+
+def gan_search_numbers(section: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers chapter 10's text quotes from the tuning search (``gan_search``), by name.
+
+    For each final row (data set ``d``, variant ``v``, its chosen configuration on the
+    reported seeds): the numbers of :func:`gan_numbers` for one row, and ``d_v_steps``,
+    ``d_v_lr`` and ``d_v_k_critic`` (its configuration). For each published row of a variant:
+    ``d_v_published_modes`` and ``d_v_published_hq`` (%). For each variant's chosen configuration
+    on the search's seed: ``d_v_search_modes``, ``d_v_search_hq`` (%), ``d_v_search_lr`` and
+    ``d_v_search_steps``. For each long run:
+    ``d_v_long_steps``, ``d_v_long_modes_min``/``_max`` and ``d_v_long_hq_min``/``_max`` (%)
+    over its recorded points. For each data set, ``d_full_variants``: how many variants capture
+    every mode in every seed, and ``d_full_hq_lo``/``_hi``, the range of their mean
+    high-quality shares (%), and ``d_steps_max``, the longest budget of its final rows.
+    ``search_hours``: the training time of every run of the search.
+    """
+    numbers = _per_row_numbers(section["results"])
+    for dataset in sorted({r["dataset"] for r in section["results"]}):
+        full = [100 * r["mean"]["high_quality_share"] for r in section["results"]
+                if r["dataset"] == dataset and all(s["modes_captured"] == r["n_modes"] for s in r["per_seed"])]
+        numbers[f"{dataset}_full_variants"] = float(len(full))
+        numbers[f"{dataset}_steps_max"] = float(max(r["steps"] for r in section["results"]
+                                                    if r["dataset"] == dataset))
+        if full:
+            numbers[f"{dataset}_full_hq_lo"], numbers[f"{dataset}_full_hq_hi"] = min(full), max(full)
+    for r in section["results"]:
+        key = f"{r['dataset']}_{r['config']}"
+        numbers[f"{key}_steps"] = float(r["steps"])
+        numbers[f"{key}_lr"] = float(r["lr"])
+        numbers[f"{key}_k_critic"] = float(r["k_critic"])
+    for r in section.get("rows", []):
+        if r["chosen"]:
+            key = f"{r['dataset']}_{r['variant']}_search"
+            numbers[f"{key}_modes"] = float(r["modes_captured"])
+            numbers[f"{key}_hq"] = 100 * r["high_quality_share"]
+            numbers[f"{key}_lr"] = float(r["lr"])
+            numbers[f"{key}_steps"] = float(r["steps"])
+    for p in section["published"]:
+        if p.get("variant"):
+            key = f"{p['dataset']}_{p['variant']}_published"
+            numbers[f"{key}_modes"] = float(p["modes_captured"])
+            numbers[f"{key}_hq"] = 100 * p["high_quality_share"]
+    for r in section.get("long_runs", []):
+        key = f"{r['dataset']}_{r['variant']}_long"
+        t = r["trajectory"]
+        numbers[f"{key}_steps"] = float(r["steps"])
+        numbers[f"{key}_modes_min"] = float(min(t["modes_captured"]))
+        numbers[f"{key}_modes_max"] = float(max(t["modes_captured"]))
+        numbers[f"{key}_hq_min"] = 100 * min(t["high_quality_share"])
+        numbers[f"{key}_hq_max"] = 100 * max(t["high_quality_share"])
+    numbers["search_hours"] = section["wall_time"] / 3600
+    return numbers
+
+
+def remedies_numbers(search: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, float]:
+    """Chapter 10's numbers: the tuned variants' (:func:`gan_search_numbers` of ``search``)
+    and, prefixed ``shared_``, the same variants' at the plain GANs' shared settings
+    (:func:`gan_numbers` of the benchmark's ``shared`` GAN section)."""
+    return {**gan_search_numbers(search), **{f"shared_{k}": v for k, v in gan_numbers(shared).items()}}
 
 
 def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
@@ -275,13 +352,24 @@ def glue_numbers(numbers: Mapping[str, float]) -> dict[str, float]:
     return dict(numbers)
 
 
-def _final_label(row: Mapping[str, Any]) -> str:
+def final_label(row: Mapping[str, Any], short: bool = False) -> str:
     """A final row's variant with its chosen configuration and the settings that differ
-    between configurations, e.g. ``+ packing: longer (lr 0.001 → 0, 2 D steps, 12,000 steps)``."""
+    between configurations, e.g. ``+ packing: longer (lr 0.001 → 0, 2 D steps, 12,000 steps)``;
+    ``short``: the variant and the configuration's name only (``+ packing: longer``)."""
     variant = row["label"].split(" (")[0]  # the label's settings are those of the shared configuration
+    if short:
+        return f"{variant}: {row['configuration']}"
     lr = f"{row['lr']:g}" + (" → 0" if row["lr_decay"] else " constant")
     steps = "1 D step" if row["k_critic"] == 1 else f"{row['k_critic']} D steps"
     return f"{variant}: {row['configuration']} (lr {lr}, {steps}, {row['steps']:,} steps)"
+
+
+def gan_search_final_section(section: Mapping[str, Any], short: bool = False) -> dict[str, Any]:
+    """The search's final rows as a benchmark GAN section (for :func:`gan_tables` and
+    :func:`genmodels.show.plot.mode_benchmark`): its seeds the reported ones, each row
+    labelled by :func:`final_label`."""
+    return {**section, "seeds": section.get("final_seeds", section["seeds"]),
+            "results": [{**r, "label": final_label(r, short)} for r in section["results"]]}
 
 
 def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
@@ -311,9 +399,7 @@ def gan_search_tables(section: Mapping[str, Any]) -> list[Table]:
                          long_rows)] if long_rows else [])
     finals = []
     if section.get("results"):
-        labelled = {**section, "seeds": section.get("final_seeds", section["seeds"]),
-                    "results": [{**r, "label": _final_label(r)} for r in section["results"]]}
-        main = gan_tables(labelled)[0]
+        main = gan_tables(gan_search_final_section(section))[0]
         finals = [main._replace(caption="each variant's chosen configuration — " + main.caption)]
     return [*finals,
             Table(f"every configuration on seed {section['seed']} (chosen: {section['rule']})",
