@@ -4,8 +4,8 @@ command line and chapter 10, as HTML for the results appendix.
 ``python -m genmodels.bench`` writes one JSON document per section (see
 :mod:`genmodels.bench` and :mod:`genmodels.bench.sections`). One ``*_tables`` function per
 section (:data:`TABLES`) turns its dict into :class:`Table` objects; then
-:func:`format_section_text` prints them (:func:`format_table_text`; chapter 10 prints the GAN
-section's main table with :func:`format_gan_table`) and :func:`section_html` renders them for
+:func:`format_section_text` prints them (:func:`format_table_text`; :func:`format_gan_table`
+gives the GAN section's main table as text) and :func:`section_html` renders them for
 the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
 versions, seeds, load) and the references their numbers are compared with.
 :func:`remedies_numbers` (:func:`gan_search_numbers`, :func:`gan_numbers`) and
