@@ -152,7 +152,7 @@ def test_tables_cite_authors_not_bibtex_keys():
            "high_quality_share": 0.956, "source": "lin2018pacgan, table 2"}
     assert tables.citation_of(old) == "Lin et al. (2018), table 2"
     section = {"results": [], "published": [old], "seeds": [0], "settings": {}}
-    text = tables.format_gan_table(section)
+    text = tables.format_table_text(tables.gan_tables(section)[0])
     assert "Lin et al. (2018)" in text and "lin2018pacgan" not in text
 
 
@@ -225,6 +225,8 @@ def test_publish_writes_a_result_the_appendix_can_render(tmp_path, monkeypatch, 
     assert "Not finished yet" in html and "<li>grid pacgan</li>" in html
     assert "no published result" not in html  # the benchmark's table carries the published rows
     assert "Seeds: not recorded" not in html
+    printed = capsys.readouterr().out  # the final table, as text, for whoever published it
+    assert "published: PacGAN2" in printed and "Lin et al. (2018)" in printed
 
 
 def test_a_long_run_is_a_searched_configuration_with_more_steps_and_a_dense_trajectory():

@@ -410,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "publish":
         from genmodels import results
         from genmodels.bench.provenance import machine_info
+        from genmodels.results import tables
 
         runs = {**shipped_runs(), **read_finished_runs(ARCHIVE), **read_finished_runs(args.runs_file)}
         import datetime as _dt
@@ -426,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               what="the search's result", allow_tracked=True)
         print(f"wrote {path}: {len(doc['gan_search']['rows'])} runs, "
               f"{len(doc['gan_search']['unfinished'])} searches unfinished")
+        final = tables.gan_search_final_section(doc["gan_search"])  # the chosen configurations, seeds 0-4
+        print(tables.format_table_text(tables.gan_tables(final)[0]))
         return 0
     if args.command == "archive":
         added = archive_runs(args.runs_file)

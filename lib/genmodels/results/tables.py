@@ -4,9 +4,8 @@ command line and chapter 10, as HTML for the results appendix.
 ``python -m genmodels.bench`` writes one JSON document per section (see
 :mod:`genmodels.bench` and :mod:`genmodels.bench.sections`). One ``*_tables`` function per
 section (:data:`TABLES`) turns its dict into :class:`Table` objects; then
-:func:`format_section_text` prints them (:func:`format_table_text`; :func:`format_gan_table`
-gives the GAN section's main table as text) and :func:`section_html` renders them for
-the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
+:func:`format_section_text` prints them (:func:`format_table_text` formats one table) and
+:func:`section_html` renders them for the results appendix (``book/appendix_results.ipynb``) with their provenance (machine,
 versions, seeds, load) and the references their numbers are compared with.
 :func:`remedies_numbers` (:func:`gan_search_numbers`, :func:`gan_numbers`) and
 :func:`glue_numbers` give chapter 10's text the numbers it quotes.
@@ -25,7 +24,6 @@ __all__ = [
     "Table",
     "comparison_tables",
     "final_label",
-    "format_gan_table",
     "format_section_text",
     "format_table_text",
     "gan_numbers",
@@ -227,14 +225,6 @@ def gan_tables(section: Mapping[str, Any]) -> list[Table]:
             Table("training settings of every variant (WGAN-GP: Adam β = (0.5, 0.9))",
                   ["data", "steps", "batch", "learning rate", "generator layers × units",
                    "discriminator layers × units", "latent dimensions"], settings_rows)]
-
-
-def format_gan_table(section: Mapping[str, Any]) -> str:
-    """The GAN section's main table as plain text (chapter 10 prints it): modes captured,
-    high-quality share and reverse KL per data set and variant, mean ± standard deviation
-    over the seeds, then the published rows with their sources. The first table of
-    :func:`gan_tables`, formatted by :func:`format_table_text` like every table."""
-    return format_table_text(gan_tables(section)[0])
 
 
 def _per_row_numbers(rows: list[Mapping[str, Any]]) -> dict[str, float]:
