@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from site_cache import PageCheckCache, digest_of
 from test_site import HTML, PAGES, ROOT, browser, open_page, site_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.site
@@ -30,6 +32,15 @@ WIDTHS = [1280, 390]
 # Pages audited at once (each in its own browser context, so in its own renderer process): one
 # page loads (waiting on its network) while the other is audited.
 AT_ONCE = 2  # measured: 72 s at 2, 76 s at 6, 88 s at 1 on the 2-core machine
+# Each page's audit and layout check are kept in _build/site_checks and reused while the page, the
+# site's shared files, these checks and the browser are unchanged (tests/site_cache.py).
+CACHE_DIR = ROOT / "_build" / "site_checks"
+CHECK_SOURCES = [Path(__file__)] + [Path(__file__).with_name(n) for n in ("test_site.py", "site_server.py", "site_cache.py")]
+
+
+def checks_digest(browser, *extra: str) -> str:  # noqa: F811 - the fixture of test_site
+    """What decides a check's result besides the site: the checks' code and the browser."""
+    return digest_of(browser.version, *(p.read_bytes() for p in CHECK_SOURCES), *extra)
 
 # axe-core's colour-contrast rule takes most of the audit's time, checking every element with
 # text. Two elements whose text has the same colour, size and weight, drawn opaque on the same
@@ -120,14 +131,22 @@ def audit(browser, site_url):  # noqa: F811 - the fixtures of test_site
 
     Each page is loaded once, in light mode, its images read and the page audited, then switched to dark mode the way a
     reader's system does it (the theme's "auto" mode follows ``prefers-color-scheme``) and
-    audited again."""
+    audited again. A page unchanged since its last audit is read from the cache (tests/site_cache.py)."""
     from axe_playwright_python.sync_playwright import Axe
 
     axe_script = Axe().axe_script
-    results, images = {}, {}
-    for start in range(0, len(PAGES), AT_ONCE):
+    cache = PageCheckCache(HTML, CACHE_DIR, "axe", checks_digest(browser, axe_script))
+    results, images, todo = {}, {}, []
+    for page_path in PAGES:
+        cached = cache.get(page_path)
+        if cached is None:
+            todo.append(page_path)
+            continue
+        results[(page_path, "light")], results[(page_path, "dark")] = cached["light"], cached["dark"]
+        images[page_path] = tuple(cached["images"])
+    for start in range(0, len(todo), AT_ONCE):
         batch = []
-        for page_path in PAGES[start:start + AT_ONCE]:
+        for page_path in todo[start:start + AT_ONCE]:
             context, page, errors, external = open_page(browser, site_url, page_path, color_scheme="light")
             settle(page)
             assert page.evaluate("document.documentElement.dataset.theme") == "light"
@@ -151,6 +170,9 @@ def audit(browser, site_url):  # noqa: F811 - the fixtures of test_site
         for page_path, context, page in batch:
             results[(page_path, "dark")] = audit_result(page)
             context.close()
+            cache.put(page_path, {"light": results[(page_path, "light")], "dark": results[(page_path, "dark")],
+                                  "images": images[page_path]})
+    print(cache.report())
     return {"violations": results, "images": images}
 
 
@@ -312,9 +334,15 @@ LAYOUT_PAGES = [p for p in PAGES if (HTML / f"{p}.html").exists()
 def layout_problems(browser, site_url):  # noqa: F811 - the fixtures of test_site
     """{(page, width): the layout problems of its equations and tables}. Each page is loaded
     once, at the widest width, then narrowed to each other width (the theme's layout follows
-    the viewport through CSS media queries; MathJax's CHTML output does not depend on it)."""
+    the viewport through CSS media queries; MathJax's CHTML output does not depend on it). A page
+    unchanged since its last check is read from the cache (tests/site_cache.py)."""
+    cache = PageCheckCache(HTML, CACHE_DIR, "layout", checks_digest(browser, repr(WIDTHS)))
     found = {}
     for page_path in LAYOUT_PAGES:
+        cached = cache.get(page_path)
+        if cached is not None:
+            found.update({(page_path, int(width)): problems for width, problems in cached.items()})
+            continue
         context, page, _, _ = open_page(browser, site_url, page_path,
                                         viewport={"width": max(WIDTHS), "height": 900})
         try:
@@ -325,6 +353,8 @@ def layout_problems(browser, site_url):  # noqa: F811 - the fixtures of test_sit
                 found[(page_path, width)] = page.evaluate(LAYOUT_PROBLEMS)
         finally:
             context.close()
+        cache.put(page_path, {str(width): found[(page_path, width)] for width in WIDTHS})
+    print(cache.report())
     return found
 
 
