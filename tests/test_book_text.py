@@ -124,7 +124,9 @@ ALLOWED: list[tuple[str | None, str, str]] = [
     ("ch10_gan_remedies", r"400\s+epochs of 100,000 samples in batches of 100, i\.e\. 400,000 steps|95\.6 %"
                           r"|24\.8 modes and 93\.6 %|400,000 steps|5 seeds|\b25\^4|2-core CPU",
      "a published number or setting (PacGAN, a citation) and the benchmark's protocol"),
-    ("ch10_gan_remedies", r"4 layers of 256 units|3 of 128|\b40 apart|10 to 20 standard", "the grid's geometry and the players' architecture"),
+    ("ch10_gan_remedies", r"4 layers of 256 units|3 of 128|\b40 apart|10 to 20 standard"
+                          r"|standard deviation 0\.05\)|a point 0\.2 away|at most about 0\.2 apart",
+     "the grid's geometry (its modes' standard deviation, a distance from a mode) and the players' architecture"),
     ("ch10_gan_remedies", r"\(seed 100\)|\(0 to 4\)|5 critic steps instead of 2|Algorithm 1\b|\b8 ring modes",
      "the search's protocol (its seeds, WGAN-GP's critic steps, the paper's algorithm) and the ring's size"),
     ("ch06_vae_practice", r"2-core CPU|every 50 steps", "a setting"),
