@@ -21,6 +21,12 @@ module that loads it) and ``requirements.txt``. Their digest is stored beside th
 ``dependencies.json``; a notebook whose digest differs loses its cache record and is
 executed again, so ``make clean`` is never needed for correctness.
 
+**Slowest first.** Two workers finish soonest when the longest notebooks start first (a short
+one started last cannot leave a worker idle for long). The expected seconds of each notebook are
+those of its last execution here (``_build/.jupyter_cache/notebook_seconds.json``) or, on a fresh
+clone, the committed ``tools/notebook_seconds.json`` (measured on the course's 2-core machine; a
+notebook in neither starts first). The order changes nothing but the wall time.
+
 A notebook that fails is not cached: its error is printed and the command exits with 1.
 """
 
@@ -45,6 +51,8 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".jupyter_cache"
 DEPENDENCIES = CACHE / "dependencies.json"
+LAST_SECONDS = CACHE / "notebook_seconds.json"  # each notebook's last execution time here
+EXPECTED_SECONDS = ROOT / "tools" / "notebook_seconds.json"  # committed: a fresh clone's estimate
 LIB = ROOT / "lib"
 TIMEOUT = 600  # seconds per cell, as execute.timeout in _config.yml
 CLASSIFIER_MODULE = "genmodels.measure.classifier"
@@ -153,6 +161,36 @@ def _write_dependencies(digests: dict[str, str]) -> None:
     tmp.replace(DEPENDENCIES)
 
 
+def _read_seconds(path: Path) -> dict[str, float]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def expected_seconds(last: Path = LAST_SECONDS, committed: Path = EXPECTED_SECONDS) -> dict[str, float]:
+    """Each notebook's expected execution time: the committed estimate, overridden by the
+    last execution on this machine."""
+    return {**_read_seconds(committed), **_read_seconds(last)}
+
+
+def slowest_first(paths: list[Path], seconds: dict[str, float], root: Path = ROOT) -> list[Path]:
+    """``paths`` with the longest expected first; a notebook of unknown time before all of them
+    (it may be the longest); ties keep their order."""
+    def expected(path: Path) -> float:
+        return seconds.get(str(path.relative_to(root)), float("inf"))
+
+    return sorted(paths, key=lambda path: -expected(path))
+
+
+def _record_seconds(times: dict[str, float]) -> None:
+    recorded = _read_seconds(LAST_SECONDS)
+    recorded.update({key: round(seconds, 1) for key, seconds in times.items()})
+    tmp = LAST_SECONDS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    tmp.replace(LAST_SECONDS)
+
+
 def _execute(path: str) -> tuple[str, float, str | None, str]:
     """Run one notebook in its own folder (as Jupyter Book does); return it as JSON."""
     import tempfile
@@ -221,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"all {len(notebooks)} notebooks are up to date in {CACHE.relative_to(ROOT)}")
         return 0
 
-    _say(f"executing {len(stale)} notebook(s), {args.jobs} at a time, one math thread each")
+    stale = slowest_first(stale, expected_seconds())
+    _say(f"executing {len(stale)} notebook(s), {args.jobs} at a time, one math thread each, "
+         "the slowest first")
     times: dict[str, float] = {}
     failed: list[str] = []
     start = time.perf_counter()
@@ -253,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             if queue:
                 _say(f"  ▶ {queue.pop(0).relative_to(ROOT)}")
     wall = time.perf_counter() - start
+    _record_seconds(times)
     _say(f"executed {len(times)} notebook(s) in {wall:.0f} s wall "
          f"({sum(times.values()):.0f} s of notebook time); slowest first:")
     for key, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
