@@ -124,58 +124,6 @@ def axe_results(audit):
     return audit["violations"]
 
 
-@pytest.fixture(scope="module")
-def audit(browser, site_url):  # noqa: F811 - the fixtures of test_site
-    """``{"violations": {(page, mode): axe-core's violations}, "images": {page: (images, code)}}``
-    for every page, in light and dark mode.
-
-    Each page is loaded once, in light mode, its images read and the page audited, then switched to dark mode the way a
-    reader's system does it (the theme's "auto" mode follows ``prefers-color-scheme``) and
-    audited again. A page unchanged since its last audit is read from the cache (tests/site_cache.py)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe_script = Axe().axe_script
-    cache = PageCheckCache(HTML, CACHE_DIR, "axe", checks_digest(browser, axe_script))
-    results, images, todo = {}, {}, []
-    for page_path in PAGES:
-        cached = cache.get(page_path)
-        if cached is None:
-            todo.append(page_path)
-            continue
-        results[(page_path, "light")], results[(page_path, "dark")] = cached["light"], cached["dark"]
-        images[page_path] = tuple(cached["images"])
-    for start in range(0, len(todo), AT_ONCE):
-        batch = []
-        for page_path in todo[start:start + AT_ONCE]:
-            context, page, errors, external = open_page(browser, site_url, page_path, color_scheme="light")
-            settle(page)
-            assert page.evaluate("document.documentElement.dataset.theme") == "light"
-            images[page_path] = (page.evaluate(IMAGES), page.evaluate(SHOWN_CODE))
-            page.evaluate(axe_script)
-            page.evaluate(MARK_SAME_CONTRAST, page_path != PAGES[0])
-            start_audit(page, "light")
-            batch.append((page_path, context, page))
-        for page_path, _, page in batch:
-            results[(page_path, "light")] = audit_result(page)
-            # The theme's colour transitions are switched off, so the new colours apply at once,
-            # as on a page loaded in dark mode (the audit reads the colours, not their motion).
-            page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
-            page.emulate_media(color_scheme="dark")
-            page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-                          ".then(() => Promise.all(document.getAnimations()"
-                          ".filter(a => a instanceof CSSTransition).map(a => a.finished)))")
-            page.evaluate(MARK_SAME_CONTRAST, page_path != PAGES[0])  # dark colours may pair differently
-            start_audit(page, "dark")
-        for page_path, context, page in batch:
-            results[(page_path, "dark")] = audit_result(page)
-            context.close()
-            cache.put(page_path, {"light": results[(page_path, "light")], "dark": results[(page_path, "dark")],
-                                  "images": images[page_path]})
-    print(cache.report())
-    return {"violations": results, "images": images}
-
-
 def test_audit_sees_poor_contrast_in_text_and_code(browser, site_url):  # noqa: F811
     """The audit's shortcuts keep it seeing what it must: pale prose, a pale code token, and
     prose of an already checked kind on a background of its own."""
@@ -331,31 +279,81 @@ LAYOUT_PAGES = [p for p in PAGES if (HTML / f"{p}.html").exists()
 
 
 @pytest.fixture(scope="module")
-def layout_problems(browser, site_url):  # noqa: F811 - the fixtures of test_site
-    """{(page, width): the layout problems of its equations and tables}. Each page is loaded
-    once, at the widest width, then narrowed to each other width (the theme's layout follows
-    the viewport through CSS media queries; MathJax's CHTML output does not depend on it). A page
-    unchanged since its last check is read from the cache (tests/site_cache.py)."""
-    cache = PageCheckCache(HTML, CACHE_DIR, "layout", checks_digest(browser, repr(WIDTHS)))
-    found = {}
-    for page_path in LAYOUT_PAGES:
-        cached = cache.get(page_path)
+def layout_problems(audit):
+    """{(page, width): the layout problems of its equations and tables}."""
+    return audit["layout"]
+
+
+@pytest.fixture(scope="module")
+def audit(browser, site_url):  # noqa: F811 - the fixtures of test_site
+    """``{"violations": {(page, mode): axe-core's violations}, "images": {page: (images, code)},
+    "layout": {(page, width): layout problems}}``, every page visited once for all three.
+
+    Each page is loaded once, at the widest width, in light mode: its images are read and the page
+    audited, then switched to dark mode the way a reader's system does it (the theme's "auto" mode
+    follows ``prefers-color-scheme``) and audited again; then, for a page with display math or
+    tables, narrowed to each width for the layout check (the theme's layout follows the viewport
+    through CSS media queries; MathJax's CHTML output does not depend on it, and the colour scheme
+    changes colours only). A page unchanged since its last visit is read from the cache
+    (tests/site_cache.py), each check on its own."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe_script = Axe().axe_script
+    axe_cache = PageCheckCache(HTML, CACHE_DIR, "axe", checks_digest(browser, axe_script))
+    layout_cache = PageCheckCache(HTML, CACHE_DIR, "layout", checks_digest(browser, repr(WIDTHS)))
+    results, images, layout, todo = {}, {}, {}, []
+    for page_path in PAGES:
+        cached = axe_cache.get(page_path)
         if cached is not None:
-            found.update({(page_path, int(width)): problems for width, problems in cached.items()})
-            continue
-        context, page, _, _ = open_page(browser, site_url, page_path,
-                                        viewport={"width": max(WIDTHS), "height": 900})
-        try:
+            results[(page_path, "light")], results[(page_path, "dark")] = cached["light"], cached["dark"]
+            images[page_path] = tuple(cached["images"])
+        cached_layout = layout_cache.get(page_path) if page_path in LAYOUT_PAGES else {}
+        if cached_layout is not None:
+            layout.update({(page_path, int(width)): problems for width, problems in cached_layout.items()})
+        if cached is None or cached_layout is None:
+            todo.append((page_path, cached is None, cached_layout is None))
+    for start in range(0, len(todo), AT_ONCE):
+        batch = []
+        for page_path, audit_it, check_layout in todo[start:start + AT_ONCE]:
+            context, page, _, _ = open_page(browser, site_url, page_path, color_scheme="light",
+                                            viewport={"width": max(WIDTHS), "height": 900})
             settle(page)
-            for width in sorted(WIDTHS, reverse=True):
-                page.set_viewport_size({"width": width, "height": 900})
-                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                found[(page_path, width)] = page.evaluate(LAYOUT_PROBLEMS)
-        finally:
+            if audit_it:
+                assert page.evaluate("document.documentElement.dataset.theme") == "light"
+                images[page_path] = (page.evaluate(IMAGES), page.evaluate(SHOWN_CODE))
+                page.evaluate(axe_script)
+                page.evaluate(MARK_SAME_CONTRAST, page_path != PAGES[0])
+                start_audit(page, "light")
+            batch.append((page_path, audit_it, check_layout, context, page))
+        for page_path, audit_it, _, _, page in batch:
+            if not audit_it:
+                continue
+            results[(page_path, "light")] = audit_result(page)
+            # The theme's colour transitions are switched off, so the new colours apply at once,
+            # as on a page loaded in dark mode (the audit reads the colours, not their motion).
+            page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+            page.emulate_media(color_scheme="dark")
+            page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+                          ".then(() => Promise.all(document.getAnimations()"
+                          ".filter(a => a instanceof CSSTransition).map(a => a.finished)))")
+            page.evaluate(MARK_SAME_CONTRAST, page_path != PAGES[0])  # dark colours may pair differently
+            start_audit(page, "dark")
+        for page_path, audit_it, check_layout, context, page in batch:
+            if audit_it:
+                results[(page_path, "dark")] = audit_result(page)
+                axe_cache.put(page_path, {"light": results[(page_path, "light")],
+                                          "dark": results[(page_path, "dark")], "images": images[page_path]})
+            if check_layout:
+                for width in sorted(WIDTHS, reverse=True):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                    layout[(page_path, width)] = page.evaluate(LAYOUT_PROBLEMS)
+                layout_cache.put(page_path, {str(width): layout[(page_path, width)] for width in WIDTHS})
             context.close()
-        cache.put(page_path, {str(width): found[(page_path, width)] for width in WIDTHS})
-    print(cache.report())
-    return found
+    print(axe_cache.report())
+    print(layout_cache.report())
+    return {"violations": results, "images": images, "layout": layout}
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 
 import pytest
 import torch
@@ -381,11 +380,9 @@ def test_general_bivariate_wrong_answers_are_named():
                       names=list(GENERAL_WRONG))
 
 
-def test_general_bivariate_check_is_fast_and_leaves_the_global_state(capsys):
+def test_general_bivariate_check_leaves_the_global_state(capsys):
     state = torch.get_rng_state()
-    start = time.perf_counter()
     gibbs_sampling.check_gibbs_general_bivariate(general_right)
-    assert time.perf_counter() - start < 20
     assert torch.equal(torch.get_rng_state(), state)
 
 

@@ -7,6 +7,11 @@ import pytest
 from site_cache import PageCheckCache, digest_of
 
 
+@pytest.fixture(autouse=True)
+def cache_switched_on(monkeypatch):
+    monkeypatch.delenv("GENMODELS_SITE_CACHE", raising=False)  # as `make test` runs it
+
+
 @pytest.fixture
 def site(tmp_path):
     html = tmp_path / "html"
