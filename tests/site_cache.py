@@ -62,8 +62,11 @@ class PageCheckCache:
     def key(self, page_path: str) -> str:
         return digest_of(self.shared, page_path, (self.html_root / f"{page_path}.html").read_bytes())
 
+    def _prefix(self, page_path: str) -> str:
+        return f"{self.name}--{page_path.replace('/', '__')}--"
+
     def _file(self, page_path: str, key: str) -> Path:
-        return self.cache_dir / f"{self.name}--{page_path.replace('/', '__')}--{key}.json"
+        return self.cache_dir / f"{self._prefix(page_path)}{key}.json"
 
     def get(self, page_path: str) -> Any | None:
         """The cached result of ``page_path``, or None (not cached, or the cache is off)."""
@@ -79,7 +82,7 @@ class PageCheckCache:
         results of the page are removed."""
         path = self._file(page_path, self.key(page_path))
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.cache_dir.glob(f"{self.name}--{page_path.replace('/', '__')}--*.json"):
+        for old in self.cache_dir.glob(f"{self._prefix(page_path)}*.json"):
             old.unlink()
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result))

@@ -155,10 +155,15 @@ def _read_dependencies() -> dict[str, str]:
         return {}
 
 
+def _write_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half written)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
 def _write_dependencies(digests: dict[str, str]) -> None:
-    tmp = DEPENDENCIES.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
-    tmp.replace(DEPENDENCIES)
+    _write_json(DEPENDENCIES, digests)
 
 
 def _read_seconds(path: Path) -> dict[str, float]:
@@ -186,9 +191,7 @@ def slowest_first(paths: list[Path], seconds: dict[str, float], root: Path = ROO
 def _record_seconds(times: dict[str, float]) -> None:
     recorded = _read_seconds(LAST_SECONDS)
     recorded.update({key: round(seconds, 1) for key, seconds in times.items()})
-    tmp = LAST_SECONDS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    tmp.replace(LAST_SECONDS)
+    _write_json(LAST_SECONDS, recorded)
 
 
 def _execute(path: str) -> tuple[str, float, str | None, str]:
